@@ -1,0 +1,138 @@
+"""`slowmo`: the command line. Thin: parse arguments, call the core, print one line on error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SlowmoError
+from .options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, PRESETS, JobOptions
+
+RUN_EXAMPLES = """examples:
+  slowmo run clip.mp4 -o slow.mp4 --factor 8                 8x slower, plays at the source rate
+  slowmo run clip.mp4 -o smooth.mp4 --factor 8 --fps 240     8x the frames, real-time smooth at 240 fps
+  slowmo run clip.mp4 -o frames/ --factor 4                  lossless PNG sequence
+  slowmo run clip.mp4 -o slow.mp4 --factor 16 --compare side.mp4 --audio original
+  slowmo run clip.mp4 -o slow.mp4 --factor 8 --engine film --model ~/film_net/Style/saved_model
+"""
+
+
+class ArgumentError(SlowmoError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other slowmo error
+        raise ArgumentError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="slowmo", description="Super slow motion by synthesising frames between the real ones.")
+    parser.add_argument("--version", action="version", version=f"slowmo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="make a slow-motion video", epilog=RUN_EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("input", help="source video")
+    run.add_argument("-o", "--output", required=True, help="output .mp4, or a directory for PNG frames")
+    run.add_argument("-k", "--factor", required=True, help="frames per source frame interval, 2 to 64")
+    run.add_argument("--engine", choices=ENGINES, default="flow", help="interpolation engine (default: flow)")
+    run.add_argument("--model", help="FILM SavedModel directory (engine film)")
+    run.add_argument("--fps", help="output frame rate (default: the source's, so the result lasts K times longer)")
+    run.add_argument("--audio", choices=AUDIO_MODES, default=DEFAULT_AUDIO,
+                     help=f"stretch (pitch kept), drop, or original speed (default: {DEFAULT_AUDIO})")
+    run.add_argument("--compare", metavar="PATH", help="also write a side-by-side comparison video")
+    run.add_argument("--codec", choices=CODECS, default="h264")
+    run.add_argument("--crf", type=int, default=18, help="quality, 0 (lossless) to 51 (default: 18)")
+    run.add_argument("--preset", choices=PRESETS, default="medium", help="encoder speed/size trade-off")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    probe = commands.add_parser("probe", help="describe a video as JSON")
+    probe.add_argument("input")
+
+    evaluate = commands.add_parser("eval", help="quality meter: drop frames, synthesise them back, score them")
+    evaluate.add_argument("input")
+    evaluate.add_argument("-k", "--factor", default="2", help="keep every K-th frame (default: 2)")
+    evaluate.add_argument("--engine", choices=ENGINES, default="flow")
+    evaluate.add_argument("--model", help="FILM SavedModel directory (engine film)")
+    evaluate.add_argument("--max-frames", type=int, default=240, help="frames of the source to use (default: 240)")
+
+    try:
+        from .cloud.cli import add_cloud_commands
+    except ImportError:  # the cloud client needs boto3: `pip install 'slowmo[cloud]'`
+        add_cloud_commands = None
+    if add_cloud_commands is not None:
+        add_cloud_commands(commands)
+    return parser
+
+
+def _progress_factory(disabled: bool):
+    if disabled or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return lambda total: tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1)
+
+
+def cmd_run(args) -> int:
+    from .pipeline import run_job
+
+    input_path = Path(args.input)
+    options = JobOptions(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
+                         compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset)
+    if args.compare and Path(args.compare).resolve() == Path(args.output).resolve():
+        raise ArgumentError("--compare must name a different file from --output")
+    if Path(args.output).resolve() == input_path.resolve():
+        raise ArgumentError("output would overwrite the input; choose another path")
+    report = run_job(input_path, args.output, options, compare_path=args.compare,
+                     progress=_progress_factory(args.no_progress))
+    for warning in report.warnings:
+        print(f"slowmo: warning: {warning}", file=sys.stderr)
+    print(json.dumps(report.to_dict()))
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from .probe import probe
+
+    print(json.dumps(probe(args.input).to_dict(), indent=2))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate
+
+    options = JobOptions(factor=args.factor, engine=args.engine, model=args.model)
+    print(json.dumps(evaluate(args.input, options.factor, options.engine, model=args.model, max_frames=args.max_frames)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="slowmo: %(levelname)s: %(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        if args.verbose:
+            logging.getLogger().setLevel(logging.INFO)
+        handler = {"run": cmd_run, "probe": cmd_probe, "eval": cmd_eval}.get(args.command) or args.handler
+        return handler(args)
+    except ArgumentError as exc:
+        print(f"slowmo: error: {exc}", file=sys.stderr)
+        return 2
+    except SlowmoError as exc:
+        print(f"slowmo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("slowmo: interrupted; no output was published", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("slowmo: error: out of memory; try a smaller input or --engine blend", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

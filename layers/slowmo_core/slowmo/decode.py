@@ -1,0 +1,70 @@
+"""Stream decoded frames out of a video: constant memory whatever the length."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+
+import numpy as np
+
+from .errors import FFmpegError, InputError
+from .ffmpeg import last_error_line, popen_ffmpeg
+from .probe import VideoInfo
+
+
+def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None) -> list[str]:
+    """ffmpeg arguments that write upright RGB24 frames of info's video to stdout.
+
+    ffmpeg applies the rotation (autorotate), so frames come out as a viewer sees them. fps, when
+    given, resamples to that constant rate (how variable-frame-rate input is normalised).
+    """
+    filters = []
+    if fps is not None:
+        filters.append(f"fps={fps.numerator}/{fps.denominator}")
+    in_range = info.color.range or "tv"
+    filters.append(f"scale=in_color_matrix={info.color.matrix}:in_range={in_range}:flags=bicubic+accurate_rnd")
+    args = ["-loglevel", "error", "-i", info.path, "-map", "0:v:0", "-vf", ",".join(filters)]
+    if max_frames is not None:
+        args += ["-frames:v", str(max_frames)]
+    return args + ["-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+
+
+def read_frames(
+    info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None
+) -> Iterator[np.ndarray]:
+    """Yield the video's frames as (H, W, 3) uint8 RGB arrays, one at a time.
+
+    Raises InputError if ffmpeg fails to decode the stream part way (truncated or corrupt file).
+    """
+    height, width = info.height, info.width
+    frame_bytes = width * height * 3
+    with tempfile.TemporaryFile() as errors:
+        proc = popen_ffmpeg(decode_args(info, fps=fps, max_frames=max_frames), stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes)
+        try:
+            while True:
+                buffer = bytearray(frame_bytes)
+                view = memoryview(buffer)
+                filled = 0
+                while filled < frame_bytes:
+                    n = proc.stdout.readinto(view[filled:])
+                    if not n:
+                        break
+                    filled += n
+                if filled < frame_bytes:
+                    break
+                yield np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 3)
+        finally:
+            if proc.poll() is None:
+                proc.stdout.close()
+                proc.kill()
+            proc.wait()
+        returncode = proc.returncode
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if returncode not in (0, None, -9) and filled == 0:
+        raise FFmpegError(f"decoding {os.path.basename(info.path)} failed: {last_error_line(stderr)}")
+    if "Invalid data" in stderr or "corrupt" in stderr.lower() or "error while decoding" in stderr.lower():
+        raise InputError(f"{os.path.basename(info.path)}: video is corrupt or truncated mid-stream ({last_error_line(stderr)})")

@@ -1,0 +1,164 @@
+"""Write frames as an H.264/H.265 MP4 (or a lossless PNG sequence) with the bundled ffmpeg."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import FFmpegError, InputError
+from .ffmpeg import last_error_line, popen_ffmpeg
+from .probe import ColorTags
+
+VIDEO_CODECS = {
+    "h264": ["-c:v", "libx264"],
+    # hvc1 is the tag Apple players require for HEVC in MP4.
+    "h265": ["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"],
+}
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """4:2:0 chroma needs even sizes: odd ones grow by one row/column (edge repeated, never scaled)."""
+    return width + (width & 1), height + (height & 1)
+
+
+def color_args(color: ColorTags | None) -> list[str]:
+    if color is None:
+        return []
+    args = []
+    if color.space:
+        args += ["-colorspace", color.space]
+    if color.primaries:
+        args += ["-color_primaries", color.primaries]
+    if color.transfer:
+        args += ["-color_trc", color.transfer]
+    if color.range:
+        args += ["-color_range", color.range]
+    return args
+
+
+def encode_args(
+    path: str,
+    width: int,
+    height: int,
+    fps: Fraction,
+    *,
+    codec: str = "h264",
+    crf: int = 18,
+    preset: str = "medium",
+    color: ColorTags | None = None,
+    container_format: str | None = None,
+) -> list[str]:
+    """ffmpeg arguments reading RGB24 frames of width x height on stdin and writing a video to path."""
+    if codec not in VIDEO_CODECS:
+        raise InputError(f"codec must be one of {', '.join(VIDEO_CODECS)}, got {codec!r}")
+    out_w, out_h = even_size(width, height)
+    fps = Fraction(fps)
+    matrix = color.matrix if color else "bt601"
+    out_range = (color.range if color else None) or "tv"
+    args = [
+        "-loglevel", "error",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_w}x{out_h}",
+        "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
+        "-vf", f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic+accurate_rnd,format=yuv420p",
+        *VIDEO_CODECS[codec], "-preset", preset, "-crf", str(crf),
+        *color_args(color),
+        # A track timescale that is a multiple of the rate keeps every timestamp exact at 480 fps and up.
+        "-video_track_timescale", str(_timescale(fps)),
+        "-movflags", "+faststart", "-an",
+    ]
+    if container_format:
+        args += ["-f", container_format]
+    return args + ["-y", path]
+
+
+def _timescale(fps: Fraction) -> int:
+    scale = fps.numerator
+    while scale < 10000:
+        scale *= 2
+    return scale
+
+
+class VideoWriter:
+    """Context manager: `with VideoWriter(path, w, h, fps) as w: w.write(frame)`.
+
+    Frames go straight into ffmpeg's stdin; nothing accumulates in memory. On an exception the
+    partial file is deleted.
+    """
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: Fraction, **options):
+        self.path = str(path)
+        self.width, self.height = width, height
+        self.out_width, self.out_height = even_size(width, height)
+        self.frames_written = 0
+        self._args = encode_args(self.path, width, height, Fraction(fps), **options)
+        self._proc: subprocess.Popen | None = None
+        self._stderr = None
+
+    def __enter__(self) -> VideoWriter:
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = popen_ffmpeg(self._args, stdin=subprocess.PIPE, stderr=self._stderr)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a {self.width}x{self.height} RGB uint8 frame, got {frame.shape} {frame.dtype}")
+        if (self.out_width, self.out_height) != (self.width, self.height):
+            frame = np.pad(frame, ((0, self.out_height - self.height), (0, self.out_width - self.width), (0, 0)), mode="edge")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).data)
+        except BrokenPipeError:
+            self._fail()
+        self.frames_written += 1
+
+    def _fail(self):
+        self._proc.wait()
+        self._stderr.seek(0)
+        message = last_error_line(self._stderr.read().decode(errors="replace"))
+        raise FFmpegError(f"encoding {os.path.basename(self.path)} failed: {message}")
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        if exc_type is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._stderr.close()
+            Path(self.path).unlink(missing_ok=True)
+            return False
+        if self._proc.wait() != 0:
+            try:
+                self._fail()
+            finally:
+                Path(self.path).unlink(missing_ok=True)
+        self._stderr.close()
+        return False
+
+
+class PngSequenceWriter:
+    """Lossless numbered PNG frames (frame_000000.png, ...) in a directory."""
+
+    def __init__(self, directory: str | os.PathLike, width: int, height: int, fps: Fraction | None = None, **_ignored):
+        self.directory = Path(directory)
+        self.width, self.height = width, height
+        self.frames_written = 0
+
+    def __enter__(self) -> PngSequenceWriter:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        name = self.directory / f"frame_{self.frames_written:06d}.png"
+        if not cv2.imwrite(str(name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise FFmpegError(f"could not write {name}")
+        self.frames_written += 1
+
+    def __exit__(self, exc_type, exc, tb):
+        return False

@@ -1,0 +1,17 @@
+"""Errors a user can act on. The message of every SlowmoError is one human-readable line."""
+
+
+class SlowmoError(Exception):
+    """A failure the user can understand and act on: printed as one line, never as a traceback."""
+
+
+class InputError(SlowmoError):
+    """The input (file, option or request) is unusable as given."""
+
+
+class EngineUnavailableError(SlowmoError):
+    """An interpolation engine cannot run here (missing extra, missing model weights)."""
+
+
+class FFmpegError(SlowmoError):
+    """ffmpeg failed; the message carries ffmpeg's own last error line."""

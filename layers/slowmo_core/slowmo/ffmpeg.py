@@ -1,0 +1,46 @@
+"""The one place that starts ffmpeg: the binary bundled with imageio-ffmpeg, always an argument list."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Sequence
+
+from .errors import FFmpegError
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: $SLOWMO_FFMPEG if set, else the one imageio-ffmpeg bundles."""
+    override = os.environ.get("SLOWMO_FFMPEG")
+    if override:
+        return override
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_command(args: Sequence[str]) -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
+
+
+def last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def run_ffmpeg(args: Sequence[str], *, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ffmpeg to completion; on failure raise FFmpegError with ffmpeg's own last line."""
+    proc = subprocess.run(  # noqa: S603 - argument list, no shell
+        ffmpeg_command(args), capture_output=True, text=True, errors="replace", timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise FFmpegError(f"ffmpeg failed: {last_error_line(proc.stderr)}")
+    return proc
+
+
+def popen_ffmpeg(args: Sequence[str], *, stdin=None, stdout=None, stderr=None, bufsize: int = -1) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - argument list, no shell
+        ffmpeg_command(args), stdin=stdin, stdout=stdout, stderr=stderr, bufsize=bufsize
+    )

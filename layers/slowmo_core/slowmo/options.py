@@ -1,0 +1,95 @@
+"""Job options, validated once for every front end (CLI, API, upload convention).
+
+Light module: zip Lambdas import it, so it imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
+from typing import Any
+
+from .errors import InputError
+from .timing import MAX_FACTOR, MIN_FACTOR
+
+ENGINES = ("flow", "blend", "film")
+AUDIO_MODES = ("stretch", "drop", "original")
+DEFAULT_AUDIO = "stretch"
+CODECS = ("h264", "h265")
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+MAX_OUTPUT_FPS = 1000
+
+
+def parse_factor(value: Any) -> int:
+    """An integer factor in [MIN_FACTOR, MAX_FACTOR]; 2.5, '8x', 0, 1 and 1000 are refused."""
+    text = str(value).strip()
+    try:
+        number = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"factor must be a whole number from {MIN_FACTOR} to {MAX_FACTOR}, got {text!r}") from None
+    if isinstance(value, bool) or number.denominator != 1 or not MIN_FACTOR <= number <= MAX_FACTOR:
+        raise InputError(f"factor must be a whole number from {MIN_FACTOR} to {MAX_FACTOR}, got {text}")
+    return int(number)
+
+
+def parse_fps(value: Any) -> Fraction:
+    """A positive output frame rate: 240, 59.94, '30000/1001'."""
+    text = str(value).strip()
+    try:
+        fps = Fraction(text).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"fps must be a positive number like 240 or 30000/1001, got {text!r}") from None
+    if isinstance(value, bool) or not 0 < fps <= MAX_OUTPUT_FPS:
+        raise InputError(f"fps must be above 0 and at most {MAX_OUTPUT_FPS}, got {text}")
+    return fps
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    factor: int = 8
+    fps: Fraction | None = None  # None: play at the source frame rate (K times longer)
+    engine: str = "flow"
+    model: str | None = None  # FILM SavedModel path or variant
+    audio: str = DEFAULT_AUDIO
+    compare: bool = False
+    codec: str = "h264"
+    crf: int = 18
+    preset: str = "medium"
+
+    def __post_init__(self):
+        object.__setattr__(self, "factor", parse_factor(self.factor))
+        if self.fps is not None:
+            object.__setattr__(self, "fps", parse_fps(self.fps))
+        _choice("engine", self.engine, ENGINES)
+        _choice("audio", self.audio, AUDIO_MODES)
+        _choice("codec", self.codec, CODECS)
+        _choice("preset", self.preset, PRESETS)
+        if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
+            raise InputError(f"crf must be a whole number from 0 to 51, got {self.crf!r}")
+        if not isinstance(self.compare, bool):
+            raise InputError(f"compare must be true or false, got {self.compare!r}")
+        if self.model is not None and not isinstance(self.model, str):
+            raise InputError("model must be a string")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], defaults: dict[str, Any] | None = None) -> JobOptions:
+        """Options from a JSON-like mapping; unknown fields are refused, not ignored."""
+        if not isinstance(data, dict):
+            raise InputError("job options must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        merged = {**(defaults or {}), **data}
+        return cls(**merged)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fps"] = None if self.fps is None else f"{self.fps.numerator}/{self.fps.denominator}"
+        return d

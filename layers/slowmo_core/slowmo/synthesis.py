@@ -1,0 +1,83 @@
+"""Turn a stream of source frames into the stream of output frames for a factor K.
+
+For each consecutive pair the K-1 slots are filled according to what the pair is:
+motion -> the engine synthesises frames at t = j/K; repeat -> copies; hard cut -> the frame before
+the cut for slots before the midpoint, the frame after it from the midpoint on. Nothing is ever
+synthesised across a cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engines.base import Engine
+from .scenes import PairKind, classify_pair
+from .timing import slot_times
+
+
+@dataclass
+class SynthesisReport:
+    source_frames: int = 0
+    output_frames: int = 0
+    interpolated_pairs: int = 0
+    repeated_pairs: int = 0
+    cuts: list[int] = field(default_factory=list)  # source index of the first frame after each cut
+
+    def to_dict(self) -> dict:
+        return {
+            "source_frames": self.source_frames,
+            "output_frames": self.output_frames,
+            "interpolated_pairs": self.interpolated_pairs,
+            "repeated_pairs": self.repeated_pairs,
+            "cuts": list(self.cuts),
+        }
+
+
+def fill_pair(a: np.ndarray, b: np.ndarray, factor: int, engine: Engine) -> tuple[PairKind, list[np.ndarray]]:
+    """The K-1 frames between a and b, and what kind of pair it was."""
+    kind = classify_pair(a, b)
+    ts = slot_times(factor)
+    if kind is PairKind.REPEAT:
+        return kind, [a.copy() for _ in ts]
+    if kind is PairKind.CUT:
+        return kind, [(a if t < 0.5 else b).copy() for t in ts]
+    frames = engine.interpolate(a, b, ts)
+    if len(frames) != len(ts):
+        raise RuntimeError(f"engine {engine.name} returned {len(frames)} frames for {len(ts)} slots")
+    return kind, frames
+
+
+def synthesize(
+    frames: Iterable[np.ndarray],
+    factor: int,
+    engine: Engine,
+    report: SynthesisReport | None = None,
+    *,
+    first_index: int = 0,
+) -> Iterator[np.ndarray]:
+    """Yield source frame 0, then for every following source frame the K-1 slots and the frame.
+
+    first_index is the global index of the first frame given, so that a chunk reports cuts in the
+    numbering of the whole video.
+    """
+    report = report if report is not None else SynthesisReport()
+    previous = None
+    for index, frame in enumerate(frames, start=first_index):
+        report.source_frames += 1
+        if previous is not None:
+            kind, between = fill_pair(previous, frame, factor, engine)
+            if kind is PairKind.CUT:
+                report.cuts.append(index)
+            elif kind is PairKind.REPEAT:
+                report.repeated_pairs += 1
+            else:
+                report.interpolated_pairs += 1
+            for out in between:
+                report.output_frames += 1
+                yield out
+        report.output_frames += 1
+        yield frame
+        previous = frame
