@@ -1,0 +1,282 @@
+"""The container Lambdas' work: split a video into chunks, encode a chunk's segment, assemble the result.
+
+Only the container images (functions/extract, encode_chunk, assemble) import this module: it pulls in
+numpy, OpenCV and ffmpeg through the core (probe, decode, chunkio, encode, compare, audio).
+
+Budget: each call handles either one pass over the source (extract) or one chunk (encode), or a
+stream copy of finished segments (assemble), so for a fixed chunk size the per-invocation time does
+not grow with the video's length except for the single decode pass and the final concatenation
+(docs/serverless.md has the arithmetic).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from typing import Any
+
+from ..errors import InputError
+from .layout import JobLayout, s3_uri
+
+COMPARE_LABEL_LEFT = "original (frames repeated)"
+
+
+def _rate(fps: Fraction) -> str:
+    return f"{fps.numerator}/{fps.denominator}"
+
+
+def _put_json(s3, bucket: str, key: str, body: Any) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, separators=(",", ":")).encode(),
+                  ContentType="application/json")
+
+
+def _get_json(s3, bucket: str, key: str) -> Any:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def load_plan(s3, layout: JobLayout) -> dict[str, Any]:
+    return _get_json(s3, layout.work_bucket, layout.plan_key)
+
+
+# -- extract --------------------------------------------------------------------------------------
+def extract(
+    *,
+    s3,
+    layout: JobLayout,
+    source: dict[str, Any],
+    options: dict[str, Any],
+    chunk_frames: int,
+    workdir: str | None = None,
+    upload_workers: int = 4,
+) -> dict[str, Any]:
+    """Download the source, probe it, cut it into lossless chunk files in the work bucket, and write
+    plan.json and the manifest (a JSON array the Distributed Map reads). Returns a small summary."""
+    from .. import chunkio
+    from ..chunks import plan_chunks
+    from ..decode import read_frames
+    from ..limits import Limits
+    from ..options import JobOptions
+    from ..pipeline import check_input
+    from ..probe import probe
+
+    opts = JobOptions.from_dict(dict(options))
+    tmp = tempfile.mkdtemp(prefix="slowmo-extract-", dir=workdir)
+    try:
+        local = os.path.join(tmp, "source" + os.path.splitext(source["key"])[1].lower())
+        extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
+        s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
+        info = probe(local)
+        warnings = check_input(info, opts, Limits.from_env())
+        planned = plan_chunks(info.frame_count, chunk_frames)
+        fps = info.fps
+
+        def store(index: int, start: int, end: int, frames: list) -> dict[str, Any]:
+            path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
+            written = chunkio.write_chunk(frames, path, fps)
+            key = layout.chunk_input_key(index)
+            s3.upload_file(path, layout.work_bucket, key)
+            os.remove(path)
+            return {"index": index, "start": start, "end": end, "frames": written.frame_count}
+
+        futures = []
+        decoded = 0
+        finished = False
+        with ThreadPoolExecutor(max_workers=upload_workers) as pool:
+            buffer: list = []
+            chunk_iter = iter(planned)
+            current = next(chunk_iter)
+            for frame_no, frame in enumerate(read_frames(info, fps=info.fps if info.is_vfr else None)):
+                decoded = frame_no + 1
+                buffer.append(frame)
+                if frame_no < current.end:
+                    continue
+                futures.append(pool.submit(store, len(futures), current.start, current.end, buffer))
+                buffer = [frame]  # consecutive chunks share their boundary frame
+                current = next(chunk_iter, None)
+                if current is None:
+                    finished = True
+                    break
+                # bounded memory: at most 2 x workers chunks of frames wait for their upload
+                pending = [f for f in futures if not f.done()]
+                if len(pending) > 2 * upload_workers:
+                    pending[0].result()
+            if not finished and len(buffer) >= 2:
+                # the decoder gave fewer frames than the container announced: close the last chunk early
+                futures.append(pool.submit(store, len(futures), current.start, decoded - 1, buffer))
+            items = [f.result() for f in futures]
+        if not items:
+            raise InputError(f"{os.path.basename(source['key'])}: fewer than 2 frames could be decoded")
+        source_frames = items[-1]["end"] + 1
+        factor = int(opts.factor)
+        output_fps = opts.fps or fps
+        plan = {
+            "jobId": layout.job_id,
+            "source": source,
+            "options": options,
+            "video": info.to_dict(),
+            "fps": _rate(fps),
+            "outputFps": _rate(Fraction(output_fps)),
+            "chunkFrames": chunk_frames,
+            "chunkCount": len(items),
+            "sourceFrames": source_frames,
+            "outputFrames": (source_frames - 1) * factor + 1,
+            "warnings": warnings,
+        }
+        manifest = [{"index": it["index"], "start": it["start"], "end": it["end"]} for it in items]
+        _put_json(s3, layout.work_bucket, layout.plan_key, plan)
+        _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "manifest": {"Bucket": layout.work_bucket, "Key": layout.manifest_key},
+        "chunkCount": plan["chunkCount"],
+        "sourceFrames": plan["sourceFrames"],
+        "outputFrames": plan["outputFrames"],
+        "fps": plan["fps"],
+        "width": info.width,
+        "height": info.height,
+    }
+
+
+# -- encode one chunk -----------------------------------------------------------------------------
+def _color(plan: dict[str, Any]):
+    from ..probe import ColorTags
+
+    c = (plan.get("video") or {}).get("color") or {}
+    return ColorTags(c.get("range"), c.get("space"), c.get("primaries"), c.get("transfer"))
+
+
+def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str, Any] | None = None,
+                 workdir: str | None = None) -> dict[str, Any]:
+    """Encode the model's output chunk into this chunk's MP4 segment (and its side-by-side segment).
+
+    The first output frame of every chunk after the first is the previous chunk's last one, so it is
+    dropped here; concatenating the segments in order then gives the single-pass frame sequence.
+    """
+    from .. import chunkio
+    from ..compare import SideBySide
+    from ..encode import VideoWriter
+
+    plan = plan or load_plan(s3, layout)
+    options = plan["options"]
+    factor = int(options["factor"])
+    index = int(chunk["index"])
+    width, height = int(plan["video"]["width"]), int(plan["video"]["height"])
+    out_fps = Fraction(plan["outputFps"])
+    enc = {"codec": options.get("codec", "h264"), "crf": int(options.get("crf", 18)),
+           "preset": options.get("preset", "medium"), "color": _color(plan)}
+    expected = (int(chunk["end"]) - int(chunk["start"])) * factor + 1
+    skip = 1 if index > 0 else 0
+    tmp = tempfile.mkdtemp(prefix="slowmo-encode-", dir=workdir)
+    try:
+        out_chunk = os.path.join(tmp, "output" + chunkio.EXTENSION)
+        s3.download_file(layout.work_bucket, layout.chunk_output_key(index), out_chunk)
+        sources = None
+        if options.get("compare"):
+            in_chunk = os.path.join(tmp, "input" + chunkio.EXTENSION)
+            s3.download_file(layout.work_bucket, layout.chunk_input_key(index), in_chunk)
+            sources = list(chunkio.read_chunk(in_chunk))
+        video_path = os.path.join(tmp, "video.mp4")
+        compare_path = os.path.join(tmp, "compare.mp4")
+        count = 0
+        side = None
+        engine = options.get("engine", "film")
+        with VideoWriter(video_path, width, height, out_fps, **enc) as writer:
+            compare_writer = None
+            if sources is not None:
+                side = SideBySide(width, height, COMPARE_LABEL_LEFT, f"slowmo {engine} x{factor}")
+                compare_writer = VideoWriter(compare_path, side.width, side.height, out_fps, **enc).__enter__()
+            try:
+                for local_index, frame in enumerate(chunkio.read_chunk(out_chunk)):
+                    count += 1
+                    if local_index < skip:
+                        continue
+                    writer.write(frame)
+                    if compare_writer is not None:
+                        compare_writer.write(side.compose(sources[min(local_index // factor, len(sources) - 1)], frame))
+            except BaseException as exc:
+                if compare_writer is not None:
+                    compare_writer.__exit__(type(exc), exc, None)
+                raise
+            if compare_writer is not None:
+                compare_writer.__exit__(None, None, None)
+        if count != expected:
+            raise InputError(f"chunk {index}: the model returned {count} frames, expected {expected}")
+        s3.upload_file(video_path, layout.work_bucket, layout.segment_key(index, "video"))
+        if sources is not None:
+            s3.upload_file(compare_path, layout.work_bucket, layout.segment_key(index, "compare"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"chunk": index, "frames": count - skip}
+
+
+# -- assemble -------------------------------------------------------------------------------------
+def _concat(segment_paths: list[str], out_path: str, listing: str) -> None:
+    from ..ffmpeg import run_ffmpeg
+
+    with open(listing, "w") as fh:
+        for path in segment_paths:
+            fh.write("file '" + path.replace("'", "'\\''") + "'\n")
+    run_ffmpeg(["-loglevel", "error", "-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0",
+                "-c", "copy", "-movflags", "+faststart", "-y", out_path])
+
+
+def _publish(s3, local: str, bucket: str, final_key: str, temp_key: str) -> str:
+    """Upload under a temporary key, then copy into place: a reader never sees a partial object."""
+    s3.upload_file(local, bucket, temp_key, ExtraArgs={"ContentType": "video/mp4"})
+    s3.copy({"Bucket": bucket, "Key": temp_key}, bucket, final_key, ExtraArgs={"ContentType": "video/mp4",
+                                                                               "MetadataDirective": "REPLACE"})
+    s3.delete_object(Bucket=bucket, Key=temp_key)
+    return s3_uri(bucket, final_key)
+
+
+def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, Any]:
+    """Stream-copy the chunk segments into the final MP4(s), mux the audio, publish to the output bucket."""
+    from ..audio import mux_audio
+    from ..timing import make_timeline
+
+    plan = load_plan(s3, layout)
+    manifest = _get_json(s3, layout.work_bucket, layout.manifest_key)
+    options = plan["options"]
+    source = plan["source"]
+    factor = int(options["factor"])
+    info = plan["video"]
+    timeline = make_timeline(plan["sourceFrames"], Fraction(plan["fps"]), factor, Fraction(plan["outputFps"]))
+    keep_audio = bool(info.get("has_audio")) and options.get("audio", "stretch") != "drop"
+    kinds = ["video"] + (["compare"] if options.get("compare") else [])
+    outputs: dict[str, str] = {}
+    tmp = tempfile.mkdtemp(prefix="slowmo-assemble-", dir=workdir)
+    try:
+        source_local = None
+        if keep_audio:
+            source_local = os.path.join(tmp, "source" + os.path.splitext(source["key"])[1].lower())
+            extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
+            s3.download_file(source["bucket"], source["key"], source_local, ExtraArgs=extra)
+        for kind in kinds:
+            segments = []
+            for item in manifest:
+                path = os.path.join(tmp, f"{kind}-{int(item['index']):05d}.mp4")
+                s3.download_file(layout.work_bucket, layout.segment_key(int(item["index"]), kind), path)
+                segments.append(path)
+            joined = os.path.join(tmp, f"{kind}-joined.mp4")
+            _concat(segments, joined, os.path.join(tmp, f"{kind}.txt"))
+            for path in segments:
+                os.remove(path)  # ephemeral storage: segments out before the muxed copy comes in
+            final_local = joined
+            if keep_audio:
+                final_local = os.path.join(tmp, f"{kind}-final.mp4")
+                mux_audio(joined, source_local, final_local, mode=options.get("audio", "stretch"),
+                          slowdown=timeline.slowdown, duration=timeline.output_duration)
+                os.remove(joined)
+            final_key = layout.output_key(source["key"], factor, "video" if kind == "video" else "compare")
+            name = "video" if kind == "video" else "comparison"
+            outputs[name] = _publish(s3, final_local, layout.output_bucket, final_key, layout.temporary_key(final_key))
+            os.remove(final_local)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"outputs": outputs, "outputFrames": timeline.output_frames,
+            "outputDuration": round(timeline.output_duration, 3)}

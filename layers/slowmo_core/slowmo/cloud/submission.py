@@ -1,0 +1,195 @@
+"""What a job is asked to do: the source object and the options, from an upload or an API call.
+
+Upload convention (documented in docs/serverless.md):
+
+* the object is created under the upload prefix (default ``uploads/``) with a video suffix;
+* options may be given as ``name=value`` folders between the prefix and the file name,
+  e.g. ``uploads/factor=8/engine=film/clip.mp4``;
+* or as object metadata ``x-amz-meta-slowmo-<name>`` (S3 hands it back as ``slowmo-<name>``),
+  e.g. ``x-amz-meta-slowmo-factor: 16``; metadata wins over folders;
+* anything not given takes the stack's defaults (DefaultFactor parameter, engine ``film``).
+
+The job id is derived from the source object's identity (bucket, key, version id or ETag) and the
+validated options, so EventBridge's at-least-once delivery and repeated API calls map to one job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+from urllib.parse import unquote_plus
+
+from ..errors import InputError
+from .config import VIDEO_SUFFIXES, Settings
+
+OPTION_NAMES = ("factor", "fps", "engine", "model", "audio", "compare", "codec", "crf", "preset")
+METADATA_PREFIX = "slowmo-"
+_INT_OPTIONS = {"factor", "crf"}
+_BOOL_OPTIONS = {"compare"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def identity(self) -> str:
+        """What makes this upload unique: a re-upload of the same key is a new job."""
+        return self.version_id or (self.etag or "").strip('"') or "-"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SourceObject:
+        return cls(d["bucket"], d["key"], d.get("version_id"), d.get("etag"), d.get("size"))
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    source: SourceObject
+    options: dict[str, Any]
+    trigger: str = "upload"  # or "api"
+    client_token: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job_id(self) -> str:
+        return job_id_for(self.source, self.options, self.client_token)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"jobId": self.job_id, "source": self.source.to_dict(), "options": self.options, "trigger": self.trigger}
+        if self.client_token:
+            d["clientToken"] = self.client_token
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobRequest:
+        return cls(SourceObject.from_dict(d["source"]), dict(d["options"]), d.get("trigger", "api"), d.get("clientToken"))
+
+
+def job_id_for(source: SourceObject, options: dict[str, Any], client_token: str | None = None) -> str:
+    canonical = json.dumps(
+        [source.bucket, source.key, source.identity, options, client_token or ""], sort_keys=True, separators=(",", ":")
+    )
+    return "job-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def is_video_key(key: str) -> bool:
+    return key.lower().endswith(VIDEO_SUFFIXES)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if name in _INT_OPTIONS:
+        try:
+            return int(text)
+        except ValueError:
+            raise InputError(f"option {name} must be a whole number, got {value!r}") from None
+    if name in _BOOL_OPTIONS:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise InputError(f"option {name} must be true or false, got {value!r}")
+    return text
+
+
+def options_from_key(key: str, upload_prefix: str = "uploads/") -> dict[str, Any]:
+    """``uploads/factor=8/audio=drop/clip.mp4`` -> {'factor': 8, 'audio': 'drop'}."""
+    rest = key[len(upload_prefix) :] if upload_prefix and key.startswith(upload_prefix) else key
+    found: dict[str, Any] = {}
+    for folder in posixpath.dirname(rest).split("/"):
+        name, sep, value = folder.partition("=")
+        if sep and name.lower() in OPTION_NAMES:
+            found[name.lower()] = _coerce(name.lower(), value)
+    return found
+
+
+def options_from_metadata(metadata: dict[str, str] | None) -> dict[str, Any]:
+    """S3 user metadata {'slowmo-factor': '16'} (sent as x-amz-meta-slowmo-factor) -> {'factor': 16}."""
+    found: dict[str, Any] = {}
+    for raw_name, value in (metadata or {}).items():
+        name = raw_name.lower()
+        if name.startswith(METADATA_PREFIX) and name[len(METADATA_PREFIX) :] in OPTION_NAMES:
+            opt = name[len(METADATA_PREFIX) :]
+            found[opt] = _coerce(opt, value)
+    return found
+
+
+def defaults(settings: Settings) -> dict[str, Any]:
+    return {"factor": settings.default_factor, "engine": settings.default_engine}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return str(value) if value.denominator != 1 else value.numerator
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "value") and hasattr(value, "name"):  # Enum
+        return value.value
+    return value
+
+
+def validate_options(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate with the same rules as the CLI (slowmo.options) and return a JSON-safe dict."""
+    unknown = sorted(set(raw) - set(OPTION_NAMES))
+    if unknown:
+        raise InputError(f"unknown option {unknown[0]!r}; known: {', '.join(OPTION_NAMES)}")
+    from ..options import JobOptions  # the shared validator; light module
+
+    opts = JobOptions.from_dict({k: _coerce(k, v) for k, v in raw.items()})
+    as_dict = opts.to_dict() if hasattr(opts, "to_dict") else dataclasses.asdict(opts)
+    return {k: _jsonable(v) for k, v in as_dict.items() if v is not None}
+
+
+def merge_options(settings: Settings, *layers: dict[str, Any]) -> dict[str, Any]:
+    merged = defaults(settings)
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if v is not None})
+    return validate_options(merged)
+
+
+def request_from_upload(
+    settings: Settings, source: SourceObject, metadata: dict[str, str] | None = None
+) -> JobRequest:
+    if not is_video_key(source.key):
+        raise InputError(f"{source.key!r} is not a video ({', '.join(VIDEO_SUFFIXES)})")
+    options = merge_options(settings, options_from_key(source.key, settings.upload_prefix), options_from_metadata(metadata))
+    return JobRequest(source, options, "upload")
+
+
+def request_from_api(settings: Settings, source: SourceObject, options: dict[str, Any] | None, client_token=None) -> JobRequest:
+    if not is_video_key(source.key):
+        raise InputError(f"{source.key!r} is not a video ({', '.join(VIDEO_SUFFIXES)})")
+    return JobRequest(source, merge_options(settings, options or {}), "api", client_token)
+
+
+def source_from_eventbridge(event: dict[str, Any]) -> SourceObject:
+    """An EventBridge 'Object Created' event from S3 -> the object it names."""
+    detail = event.get("detail") or {}
+    bucket = (detail.get("bucket") or {}).get("name")
+    obj = detail.get("object") or {}
+    if event.get("detail-type") != "Object Created" or not bucket or not obj.get("key"):
+        raise InputError("not an S3 'Object Created' event")
+    return SourceObject(bucket, obj["key"], obj.get("version-id"), obj.get("etag"), obj.get("size"))
+
+
+def key_candidates(key: str) -> list[str]:
+    """The key as given, then URL-decoded (S3 notifications may encode spaces as '+')."""
+    decoded = unquote_plus(key)
+    return [key] if decoded == key else [key, decoded]
