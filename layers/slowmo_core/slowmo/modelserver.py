@@ -238,13 +238,18 @@ def _frames_in(paths: list[str], start: int, end: int | None, uris: tuple[str, .
     from slowmo import chunkio
 
     index = 0
-    for path in paths:
-        for frame in chunkio.read_chunk(path):
-            if index >= start and (end is None or index <= end):
-                yield frame
-            index += 1
-            if end is not None and index > end:
-                return
+    for path, uri in zip(paths, uris, strict=True):
+        try:
+            for frame in chunkio.read_chunk(path):
+                if index >= start and (end is None or index <= end):
+                    yield frame
+                index += 1
+                if end is not None and index > end:
+                    return
+        except SlowmoError as exc:
+            if uri in str(exc):
+                raise
+            raise InputError(f"input chunk {uri} is unreadable: {str(exc).replace(path, 'file')}") from exc
     if end is not None and index <= end:
         raise InputError(
             f"input chunk {' + '.join(uris)} holds {index} frames but the request asks for frames {start}..{end}"
