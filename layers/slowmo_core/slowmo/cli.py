@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="FILM SavedModel directory (engine film)")
     evaluate.add_argument("--max-frames", type=int, default=240, help="frames of the source to use (default: 240)")
 
+    sample = commands.add_parser("sample", help="render a synthetic clip with motion, a cut and audio (for trying slowmo)")
+    sample.add_argument("output", help="where to write the .mp4")
+    sample.add_argument("--seconds", type=float, default=3.0)
+    sample.add_argument("--size", default="640x360", help="WIDTHxHEIGHT (default: 640x360)")
+    sample.add_argument("--fps", type=int, default=24)
+
     try:
         from .cloud.cli import add_cloud_commands
     except ImportError:  # the cloud client needs boto3: `pip install 'slowmo[cloud]'`
@@ -112,13 +118,29 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_sample(args) -> int:
+    from .sample import make_clip
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ArgumentError(f"--size must look like 640x360, got {args.size!r}") from None
+    if not (16 <= width <= 7680 and 16 <= height <= 4320 and 0 < args.seconds <= 600 and 1 <= args.fps <= 240):
+        raise ArgumentError("sample size, duration or fps out of range")
+    frames = max(2, round(args.seconds * args.fps))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    make_clip(args.output, width=width, height=height, fps=args.fps, frames=frames, cut_at=frames * 2 // 3)
+    print(json.dumps({"output": args.output, "frames": frames, "fps": args.fps, "size": f"{width}x{height}"}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="slowmo: %(levelname)s: %(message)s")
     try:
         args = build_parser().parse_args(argv)
         if args.verbose:
             logging.getLogger().setLevel(logging.INFO)
-        handler = {"run": cmd_run, "probe": cmd_probe, "eval": cmd_eval}.get(args.command) or args.handler
+        handler = {"run": cmd_run, "probe": cmd_probe, "eval": cmd_eval, "sample": cmd_sample}.get(args.command) or args.handler
         return handler(args)
     except ArgumentError as exc:
         print(f"slowmo: error: {exc}", file=sys.stderr)

@@ -288,4 +288,6 @@ def stream_duration(path: str | os.PathLike, kind: str) -> float | None:
     if packets is None or not packets.pts:
         return None
     end = max(p + d for p, d in zip(packets.pts, packets.durations, strict=True))
-    return float((end - min(packets.pts)) * packets.timebase)
+    # Encoder priming (AAC's first 1024 samples) sits at negative timestamps and is never played.
+    start = max(min(packets.pts), 0)
+    return float((end - start) * packets.timebase)

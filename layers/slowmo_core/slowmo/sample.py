@@ -20,8 +20,11 @@ def _background(width: int, height: int, seed: int) -> np.ndarray:
     noise = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
     texture = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
     y, x = np.mgrid[0:height, 0:width]
-    stripes = ((np.sin(x / 9.0) + np.cos(y / 13.0)) * 30).astype(np.int16)
-    return np.clip(texture.astype(np.int16) // 2 + 64 + stripes[..., None], 0, 255).astype(np.uint8)
+    # Each scene has its own pattern and palette, so a cut between scenes is a real cut.
+    fx, fy = (9.0, 13.0) if seed % 2 == 0 else (5.0, 21.0)
+    stripes = ((np.sin(x / fx) + np.cos(y / fy)) * 30).astype(np.int16)
+    tint = np.array([0, 0, 0] if seed % 2 == 0 else [60, -20, -50], dtype=np.int16)
+    return np.clip(texture.astype(np.int16) // 2 + 64 + stripes[..., None] + tint, 0, 255).astype(np.uint8)
 
 
 def render_frame(index: int, width: int, height: int, fps: float, scene: int = 0) -> np.ndarray:

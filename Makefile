@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint check-template check-asl unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+## demo: render a sample clip, slow it down 8x with the flow engine, write a side-by-side comparison
+demo: $(RUN_STAMP)
+	$(BIN)/slowmo sample out/demo-source.mp4 --seconds 3 --size 640x360 --fps 24
+	$(BIN)/slowmo run out/demo-source.mp4 -o out/demo-slowmo.mp4 --factor 8 --compare out/demo-compare.mp4
+	@echo "wrote out/demo-slowmo.mp4 and out/demo-compare.mp4"
+
+## test: static checks, then the whole pytest suite
+test: lint
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check layers functions model tests benchmarks
+	@if [ -f template.yaml ]; then $(MAKE) --no-print-directory check-template; fi
+
+check-template: $(DEV_STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template-file template.yaml --region us-east-1
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -1,0 +1,54 @@
+from fractions import Fraction
+
+import pytest
+
+from slowmo.errors import InputError
+from slowmo.limits import Limits
+from slowmo.options import JobOptions, parse_factor, parse_fps
+
+
+@pytest.mark.parametrize("value", ["2", 2, "64", 8, "8.0"])
+def test_valid_factors(value):
+    assert parse_factor(value) == int(float(value))
+
+
+@pytest.mark.parametrize("value", [0, 1, 65, 1000, "2.5", 2.5, "abc", "", True, "-4"])
+def test_invalid_factors_are_refused_with_a_message(value):
+    with pytest.raises(InputError, match="factor must be a whole number from 2 to 64"):
+        parse_factor(value)
+
+
+def test_fps_parsing():
+    assert parse_fps("30000/1001") == Fraction(30000, 1001)
+    assert parse_fps(240) == 240
+    for bad in ("0", "-5", "x", "5000"):
+        with pytest.raises(InputError, match="fps"):
+            parse_fps(bad)
+
+
+def test_from_dict_refuses_unknown_fields():
+    with pytest.raises(InputError, match="unknown option.*colour"):
+        JobOptions.from_dict({"factor": 4, "colour": "red"})
+
+
+def test_from_dict_applies_defaults_then_body():
+    opts = JobOptions.from_dict({"factor": 4}, defaults={"factor": 8, "engine": "blend"})
+    assert (opts.factor, opts.engine, opts.audio) == (4, "blend", "stretch")
+    assert JobOptions.from_dict(opts.to_dict()) == opts
+
+
+@pytest.mark.parametrize("field,value", [("engine", "magic"), ("audio", "loud"), ("codec", "vp9"), ("crf", 99), ("crf", "18"), ("preset", "warp"), ("compare", "yes")])
+def test_bad_values(field, value):
+    with pytest.raises(InputError, match=field):
+        JobOptions(**{field: value})
+
+
+def test_limits_from_env_and_checks():
+    limits = Limits.from_env({"SLOWMO_MAX_WIDTH": "1920", "SLOWMO_MAX_HEIGHT": "1080", "SLOWMO_MAX_DURATION_S": "60"})
+    limits.check_video(1080, 1920, 10, 100)  # portrait 1080p is within a 1920x1080 limit
+    with pytest.raises(InputError, match="3840x2160 is over the 1920x1080 resolution limit"):
+        limits.check_video(3840, 2160, 10, 100)
+    with pytest.raises(InputError, match="duration limit"):
+        limits.check_video(640, 360, 61, 100)
+    with pytest.raises(InputError, match="SLOWMO_MAX_WIDTH must be a number"):
+        Limits.from_env({"SLOWMO_MAX_WIDTH": "big"})
