@@ -31,7 +31,6 @@ from ..errors import InputError
 from .layout import JobLayout, parse_s3_uri, s3_uri
 
 REQUEST_CONTENT_TYPE = "application/json"
-REQUEST_VERSION = 1
 MAX_CAUSE = 32000  # SendTaskFailure's cause limit is 32,768 characters
 
 
@@ -44,20 +43,24 @@ class EndpointNotReadyError(Exception):
 
 
 # -- the chunk request ---------------------------------------------------------------------------
-def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The JSON the model server reads (slowmo.modelserver): where the frames are, what to make, where to put it."""
+def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[str, Any],
+                        fps: str | None = None) -> dict[str, Any]:
+    """The JSON the model server reads (slowmo.modelserver, request version 1): the chunk's input
+    frames, what to make of them and where to put the output chunk. The input object holds exactly
+    the chunk's frames, so the range is the whole object; first_index places it in the video."""
+    from ..modelserver import build_request  # standard library only at module level
+
     index = int(chunk["index"])
-    return {
-        "version": REQUEST_VERSION,
-        "jobId": layout.job_id,
-        "chunk": {"index": index, "start": int(chunk["start"]), "end": int(chunk["end"])},
-        "input": s3_uri(layout.work_bucket, chunk.get("inputKey") or layout.chunk_input_key(index)),
-        "output": s3_uri(layout.work_bucket, layout.chunk_output_key(index)),
-        "factor": int(options["factor"]),
-        "engine": options.get("engine", "film"),
-        "model": options.get("model"),
-        "fps": str(chunk.get("fps")) if chunk.get("fps") else None,
-    }
+    extra: dict[str, Any] = {"engine": options.get("engine", "film"), "first_index": int(chunk["start"]),
+                             "job_id": layout.job_id, "chunk_index": index}
+    if fps:
+        extra["fps"] = str(fps)
+    return build_request(
+        [s3_uri(layout.work_bucket, layout.chunk_input_key(index))],
+        s3_uri(layout.work_bucket, layout.chunk_output_key(index)),
+        int(options["factor"]),
+        **extra,
+    )
 
 
 def new_inference_id(job_id: str, index: int) -> str:
@@ -115,12 +118,13 @@ def submit_chunk(
     runtime,
     invocation_timeout_seconds: int = 900,
     request_ttl_seconds: int = 6 * 3600,
+    fps: str | None = None,
 ) -> dict[str, Any]:
     """Write the request, remember the token, call InvokeEndpointAsync. Returns a small summary."""
     from botocore.exceptions import ClientError
 
     index = int(chunk["index"])
-    request = build_chunk_request(layout, chunk, options)
+    request = build_chunk_request(layout, chunk, options, fps)
     request_key = layout.chunk_request_key(index)
     inference_id = new_inference_id(layout.job_id, index)
     try:

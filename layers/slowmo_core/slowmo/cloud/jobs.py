@@ -59,6 +59,21 @@ def failure_reason(error: str | None, cause: str | None) -> str:
         text = f"{error}: {text}"
     elif not text:
         text = error
+    return failure_reason_line(text)
+
+
+def job_failure_reason(item: dict[str, Any] | None, error: dict[str, Any] | None) -> str:
+    """The reason a job failed: the first failed chunk's own error when a chunk recorded one (the
+    Distributed Map only says its failure threshold was exceeded), else the caught error."""
+    item = item or {}
+    if item.get("chunkError"):
+        return failure_reason_line(f"chunk {item.get('failedChunk', '?')}: "
+                                   + failure_reason(item["chunkError"], item.get("chunkCause")))
+    error = error or {}
+    return failure_reason(error.get("Error"), error.get("Cause"))
+
+
+def failure_reason_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
 

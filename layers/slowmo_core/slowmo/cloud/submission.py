@@ -132,7 +132,8 @@ def options_from_metadata(metadata: dict[str, str] | None) -> dict[str, Any]:
 
 
 def defaults(settings: Settings) -> dict[str, Any]:
-    return {"factor": settings.default_factor, "engine": settings.default_engine}
+    # the cloud makes the side-by-side comparison unless asked not to (compare=false)
+    return {"factor": settings.default_factor, "engine": settings.default_engine, "compare": True}
 
 
 def _jsonable(value: Any) -> Any:
@@ -193,3 +194,40 @@ def key_candidates(key: str) -> list[str]:
     """The key as given, then URL-decoded (S3 notifications may encode spaces as '+')."""
     decoded = unquote_plus(key)
     return [key] if decoded == key else [key, decoded]
+
+
+def head_source(s3, source: SourceObject) -> tuple[SourceObject, dict[str, str]]:
+    """HeadObject the source (trying the URL-decoded key too): its metadata, and the identity S3
+    reports now (version id, ETag) filled in where the event did not carry it."""
+    from botocore.exceptions import ClientError
+
+    last_error: Exception | None = None
+    for key in key_candidates(source.key):
+        args = {"Bucket": source.bucket, "Key": key}
+        if source.version_id:
+            args["VersionId"] = source.version_id
+        try:
+            head = s3.head_object(**args)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                last_error = err
+                continue
+            raise
+        found = SourceObject(
+            source.bucket,
+            key,
+            source.version_id or head.get("VersionId"),
+            source.etag or (head.get("ETag") or "").strip('"') or None,
+            source.size if source.size is not None else head.get("ContentLength"),
+        )
+        return found, {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+    raise InputError(f"s3://{source.bucket}/{source.key} does not exist (deleted before processing?)") from last_error
+
+
+def request_for_execution(settings: Settings, execution_input: dict[str, Any], s3) -> JobRequest:
+    """The job an execution was started for: an API submission ({"jobRequest": ...}) or the
+    EventBridge 'Object Created' event of an upload."""
+    if "jobRequest" in execution_input:
+        return JobRequest.from_dict(execution_input["jobRequest"])
+    source, metadata = head_source(s3, source_from_eventbridge(execution_input))
+    return request_from_upload(settings, source, metadata)

@@ -1,0 +1,65 @@
+"""The jobs API (REST, AWS_IAM auth).
+
+POST /jobs      {"upload": {"filename": "clip.mp4"}}       -> a presigned PUT URL for the input bucket
+POST /jobs      {"key": "uploads/clip.mp4", "options": {...}} -> starts (or finds) the job, 202
+GET  /jobs/{id}                                              -> status, progress, outputs, error
+"""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from slowmo.cloud import aws
+from slowmo.cloud.api import presign_upload, submit_job
+from slowmo.cloud.config import Settings
+from slowmo.cloud.jobs import JobStore, job_view
+from slowmo.errors import InputError
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+
+def _store(settings: Settings) -> JobStore:
+    return JobStore(settings.jobs_table, aws.resource("dynamodb"))
+
+
+@app.post("/jobs")
+@tracer.capture_method
+def post_job() -> Response:
+    settings = Settings.from_env()
+    body = app.current_event.json_body or {}
+    if not isinstance(body, dict):
+        raise InputError("the request body must be a JSON object")
+    if "upload" in body:
+        return Response(201, content_types.APPLICATION_JSON, presign_upload(settings, aws.client("s3"), body["upload"]))
+    view, created = submit_job(settings, body, s3=aws.client("s3"), sfn=aws.client("stepfunctions"),
+                               store=_store(settings))
+    if created:
+        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("job submitted", job_id=view["jobId"], created=created)
+    return Response(202 if created else 200, content_types.APPLICATION_JSON, view)
+
+
+@app.get("/jobs/<job_id>")
+@tracer.capture_method
+def get_job(job_id: str) -> dict:
+    item = _store(Settings.from_env()).get(job_id)
+    if item is None:
+        raise NotFoundError(f"no job {job_id}")
+    return job_view(item)
+
+
+@app.exception_handler(InputError)
+def bad_request(err: InputError) -> Response:
+    return Response(400, content_types.APPLICATION_JSON, {"message": str(err)})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

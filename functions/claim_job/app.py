@@ -1,0 +1,32 @@
+"""ClaimJob: the first state. Turns the execution's input (an upload's EventBridge event, or an API
+submission) into a job and claims it for this execution exactly once."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from slowmo.cloud import aws
+from slowmo.cloud.config import Settings
+from slowmo.cloud.jobs import JobStore
+from slowmo.cloud.submission import request_for_execution
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = Settings.from_env()
+    request = request_for_execution(settings, event["input"], aws.client("s3"))
+    claim = JobStore(settings.jobs_table, aws.resource("dynamodb")).claim(request, event["executionArn"])
+    logger.append_keys(job_id=claim.job_id)
+    if claim.claimed:
+        metrics.add_metric(name="JobsClaimed", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("duplicate trigger: job already belongs to another execution",
+                    owner=claim.item.get("executionArn"))
+        metrics.add_metric(name="DuplicateTriggers", unit=MetricUnit.Count, value=1)
+    return {"jobId": claim.job_id, "claimed": claim.claimed, "source": request.source.to_dict(),
+            "options": request.options}

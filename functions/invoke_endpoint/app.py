@@ -1,0 +1,40 @@
+"""InterpolateChunk (waitForTaskToken): send one chunk to the SageMaker asynchronous endpoint.
+
+Stores InferenceId -> task token, then calls InvokeEndpointAsync with the chunk's request JSON in S3.
+The Map item stays paused until ResumeFunction hands SageMaker's notification back."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from slowmo.cloud import aws
+from slowmo.cloud.config import Settings
+from slowmo.cloud.inference import TokenStore, submit_chunk
+from slowmo.cloud.layout import JobLayout
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = Settings.from_env()
+    logger.append_keys(job_id=event["jobId"], chunk=event["chunk"]["index"])
+    submitted = submit_chunk(
+        layout=JobLayout(event["jobId"], settings.work_bucket, settings.output_bucket),
+        chunk=event["chunk"],
+        options=event["options"],
+        fps=event.get("fps"),
+        task_token=event["taskToken"],
+        endpoint_name=settings.endpoint_name,
+        tokens=TokenStore(settings.tokens_table, aws.resource("dynamodb"), settings.token_ttl_seconds),
+        s3=aws.client("s3"),
+        runtime=aws.client("sagemaker-runtime"),
+        invocation_timeout_seconds=settings.invocation_timeout_seconds,
+        request_ttl_seconds=settings.request_ttl_seconds,
+    )
+    metrics.add_metric(name="ChunksSubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("chunk submitted", inference_id=submitted["inferenceId"])
+    return submitted

@@ -1,0 +1,407 @@
+"""Deploy, inspect and delete the FILM asynchronous inference endpoint (and its scale-to-zero scaling).
+
+``deploy`` creates, in order and only what is missing (so a second call does no harm):
+
+1. a SageMaker Model (DJL Serving image + model.tar.gz from ``slowmo.cloud.packaging``);
+2. an EndpointConfig with AsyncInferenceConfig (S3 output/failure paths, SNS success/error topics,
+   MaxConcurrentInvocationsPerInstance);
+3. the Endpoint (or an UpdateEndpoint onto the new config when the model or settings changed);
+4. Application Auto Scaling: the variant as a scalable target with MinCapacity 0, a target-tracking policy
+   on ``ApproximateBacklogSizePerInstance``, and a step policy fired by a CloudWatch alarm on
+   ``HasBacklogWithoutCapacity`` so that a request arriving while the endpoint has 0 instances wakes it
+   (target tracking alone never scales out from 0: backlog per instance is undefined there).
+
+Model and config names carry a hash of their settings, so a changed setting makes new resources (configs
+are immutable in SageMaker) and an unchanged one is recognised. ``delete`` removes everything, in reverse.
+boto3 is imported only when clients have to be created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+from ..errors import InputError
+
+VARIANT = "AllTraffic"
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+NAMESPACE = "sagemaker"
+DEFAULT_INSTANCE_TYPE = "ml.g5.xlarge"
+
+# DJL Serving images (AWS Deep Learning Containers). The LMI image brings CUDA 12.4 and DJL's Python
+# engine; TensorFlow comes from model/requirements.txt. The CPU image serves the flow/blend engines.
+DJL_GPU_TAG = "djl-inference:0.29.0-lmi11.0.0-cu124"
+DJL_CPU_TAG = "djl-inference:0.29.0-cpu-full"
+DLC_ACCOUNT = "763104351884"
+DLC_ACCOUNTS = {  # regions whose Deep Learning Containers live in another account
+    "af-south-1": "626614931356",
+    "ap-east-1": "871362719292",
+    "ap-south-2": "772153158452",
+    "ap-southeast-3": "907027046896",
+    "ap-southeast-4": "457447274322",
+    "ca-west-1": "204538143572",
+    "eu-central-2": "380420809688",
+    "eu-south-1": "692866216735",
+    "eu-south-2": "503227376785",
+    "il-central-1": "780543022126",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807",
+    "us-gov-east-1": "446045086412",
+    "us-gov-west-1": "442386744353",
+}
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    family = instance_type.removeprefix("ml.").split(".")[0]
+    return family[:1] in ("g", "p")
+
+
+def image_uri(region: str, instance_type: str = DEFAULT_INSTANCE_TYPE) -> str:
+    """The DJL Serving container for ``region`` (GPU image for ml.g*/ml.p*, CPU image otherwise)."""
+    if not region:
+        raise InputError("no AWS region: set AWS_REGION or pass region=")
+    account = DLC_ACCOUNTS.get(region, DLC_ACCOUNT)
+    suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+    tag = DJL_GPU_TAG if is_gpu_instance(instance_type) else DJL_CPU_TAG
+    return f"{account}.dkr.ecr.{region}{suffix}/{tag}"
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    name: str
+    model_data_url: str
+    role_arn: str
+    output_path: str  # s3://bucket/async/out/
+    failure_path: str = ""  # s3://bucket/async/failures/
+    success_topic: str = ""
+    error_topic: str = ""
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    max_instances: int = 2
+    min_instances: int = 0
+    max_concurrent_invocations: int = 1
+    target_backlog_per_instance: float = 2.0
+    scale_in_cooldown: int = 600
+    scale_out_cooldown: int = 120
+    wake_cooldown: int = 300
+    image_uri: str = ""
+    region: str = ""
+    environment: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.name or len(self.name) > 48 or not all(c.isalnum() or c == "-" for c in self.name):
+            raise InputError(f"endpoint name {self.name!r} must be 1-48 letters, digits or hyphens")
+        if not self.model_data_url.startswith("s3://"):
+            raise InputError(f"model data must be an s3:// URI of model.tar.gz, got {self.model_data_url!r}")
+        if not self.role_arn.startswith("arn:"):
+            raise InputError("a SageMaker execution role ARN is required")
+        if not self.output_path.startswith("s3://"):
+            raise InputError("the async output path must be an s3:// URI")
+        if not 0 <= self.min_instances <= self.max_instances or self.max_instances < 1:
+            raise InputError(f"instances must satisfy 0 <= min <= max, max >= 1 (got {self.min_instances}, {self.max_instances})")
+        if self.max_concurrent_invocations < 1:
+            raise InputError("max_concurrent_invocations must be >= 1")
+
+    def resolved_image(self) -> str:
+        return self.image_uri or image_uri(self.region, self.instance_type)
+
+
+@dataclass
+class Clients:
+    sagemaker: object
+    autoscaling: object
+    cloudwatch: object
+
+    @classmethod
+    def create(cls, region: str | None = None) -> Clients:
+        import boto3
+
+        kw = {"region_name": region} if region else {}
+        return cls(boto3.client("sagemaker", **kw), boto3.client("application-autoscaling", **kw),
+                   boto3.client("cloudwatch", **kw))
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def resource_id(name: str) -> str:
+    return f"endpoint/{name}/variant/{VARIANT}"
+
+
+def names(name: str) -> dict:
+    return {
+        "target_policy": f"{name}-backlog-target",
+        "wake_policy": f"{name}-wake-from-zero",
+        "alarm": f"{name}-has-backlog-without-capacity",
+    }
+
+
+def model_spec(s: EndpointSettings) -> dict:
+    env = {"SLOWMO_MODEL_DIR": "/opt/ml/model", "SERVING_FAIL_FAST": "true", **s.environment}
+    spec = {"Image": s.resolved_image(), "ModelDataUrl": s.model_data_url, "Environment": env}
+    return {"ModelName": f"{s.name}-{_digest([spec, s.role_arn])}", "ExecutionRoleArn": s.role_arn,
+            "PrimaryContainer": spec}
+
+
+def endpoint_config_spec(s: EndpointSettings, model_name: str) -> dict:
+    output = {"S3OutputPath": s.output_path}
+    if s.failure_path:
+        output["S3FailurePath"] = s.failure_path
+    notify = {}
+    if s.success_topic:
+        notify["SuccessTopic"] = s.success_topic
+    if s.error_topic:
+        notify["ErrorTopic"] = s.error_topic
+    if notify:
+        notify["IncludeInferenceResponseIn"] = ["HTTP_PAYLOAD"]
+        output["NotificationConfig"] = notify
+    body = {
+        "ProductionVariants": [{
+            "VariantName": VARIANT, "ModelName": model_name, "InstanceType": s.instance_type,
+            "InitialInstanceCount": 1,
+        }],
+        "AsyncInferenceConfig": {
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": s.max_concurrent_invocations},
+            "OutputConfig": output,
+        },
+    }
+    return {"EndpointConfigName": f"{s.name}-{_digest(body)}", **body}
+
+
+def _code(exc) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _missing(exc) -> bool:
+    msg = str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc)).lower()
+    return _code(exc) in ("ObjectNotFoundException", "ResourceNotFound", "ResourceNotFoundException",
+                          "NoSuchEntity") or "could not find" in msg or "does not exist" in msg
+
+
+def _tags(s: EndpointSettings) -> list[dict]:
+    return [{"Key": k, "Value": str(v)} for k, v in {"app": "slowmo", **s.tags}.items()]
+
+
+def deploy(settings: EndpointSettings, *, clients: Clients | None = None, wait: bool = True,
+           wait_timeout: float = 1800, poll: float = 30) -> dict:
+    """Create or update everything; returns what was done (``created`` / ``existing`` / ``updated``)."""
+    settings.validate()
+    c = clients or Clients.create(settings.region or None)
+    sm = c.sagemaker
+    done: dict = {"endpoint": settings.name}
+
+    model = model_spec(settings)
+    try:
+        sm.describe_model(ModelName=model["ModelName"])
+        done["model"] = "existing"
+    except Exception as exc:  # noqa: BLE001 - botocore ClientError
+        if not _missing(exc):
+            raise
+        sm.create_model(**model, Tags=_tags(settings))
+        done["model"] = "created"
+    done["model_name"] = model["ModelName"]
+
+    config = endpoint_config_spec(settings, model["ModelName"])
+    try:
+        sm.describe_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+        done["endpoint_config"] = "existing"
+    except Exception as exc:  # noqa: BLE001
+        if not _missing(exc):
+            raise
+        sm.create_endpoint_config(**config, Tags=_tags(settings))
+        done["endpoint_config"] = "created"
+    done["endpoint_config_name"] = config["EndpointConfigName"]
+
+    try:
+        ep = sm.describe_endpoint(EndpointName=settings.name)
+    except Exception as exc:  # noqa: BLE001
+        if not _missing(exc):
+            raise
+        ep = None
+    if ep is None:
+        sm.create_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"],
+                           Tags=_tags(settings))
+        done["endpoint_action"] = "created"
+    elif ep.get("EndpointConfigName") != config["EndpointConfigName"]:
+        if ep.get("EndpointStatus") not in ("InService", "Failed"):
+            raise InputError(f"endpoint {settings.name} is {ep.get('EndpointStatus')}; deploy again when it is InService")
+        sm.update_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"])
+        done["endpoint_action"] = "updated"
+    else:
+        done["endpoint_action"] = "existing"
+
+    if wait:
+        status = _wait_in_service(sm, settings.name, wait_timeout, poll)
+        done["endpoint_status"] = status
+    done["scaling"] = configure_scaling(settings, c)
+    return done
+
+
+def _wait_in_service(sm, name: str, timeout: float, poll: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        ep = sm.describe_endpoint(EndpointName=name)
+        status = ep.get("EndpointStatus", "")
+        if status == "InService":
+            return status
+        if status == "Failed":
+            raise InputError(f"endpoint {name} failed: {ep.get('FailureReason', 'no reason given')}")
+        if time.monotonic() > deadline:
+            raise InputError(f"endpoint {name} is still {status} after {int(timeout)} s")
+        time.sleep(poll)
+
+
+def configure_scaling(s: EndpointSettings, c: Clients) -> dict:
+    """Scalable target (min 0), backlog target tracking, and the wake-from-zero step policy + alarm."""
+    n = names(s.name)
+    rid = resource_id(s.name)
+    c.autoscaling.register_scalable_target(
+        ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION,
+        MinCapacity=s.min_instances, MaxCapacity=s.max_instances,
+    )
+    c.autoscaling.put_scaling_policy(
+        PolicyName=n["target_policy"], ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": float(s.target_backlog_per_instance),
+            "CustomizedMetricSpecification": {
+                "MetricName": "ApproximateBacklogSizePerInstance",
+                "Namespace": "AWS/SageMaker",
+                "Dimensions": [{"Name": "EndpointName", "Value": s.name}],
+                "Statistic": "Average",
+            },
+            "ScaleInCooldown": s.scale_in_cooldown,
+            "ScaleOutCooldown": s.scale_out_cooldown,
+        },
+    )
+    wake = c.autoscaling.put_scaling_policy(
+        PolicyName=n["wake_policy"], ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION,
+        PolicyType="StepScaling",
+        StepScalingPolicyConfiguration={
+            "AdjustmentType": "ChangeInCapacity",
+            "MetricAggregationType": "Average",
+            "Cooldown": s.wake_cooldown,
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}],
+        },
+    )
+    c.cloudwatch.put_metric_alarm(
+        AlarmName=n["alarm"],
+        AlarmDescription=f"slowmo: requests wait for {s.name} while it has no instance; add one",
+        Namespace="AWS/SageMaker", MetricName="HasBacklogWithoutCapacity",
+        Dimensions=[{"Name": "EndpointName", "Value": s.name}],
+        Statistic="Average", Period=60, EvaluationPeriods=2, DatapointsToAlarm=2,
+        Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="missing",
+        AlarmActions=[wake["PolicyARN"]],
+    )
+    return {"resource_id": rid, "min": s.min_instances, "max": s.max_instances, **n,
+            "wake_policy_arn": wake["PolicyARN"]}
+
+
+def status(name: str, *, clients: Clients | None = None, region: str | None = None) -> dict:
+    """Endpoint status, instance counts and scaling state; ``{"exists": False}`` when there is none."""
+    c = clients or Clients.create(region)
+    try:
+        ep = c.sagemaker.describe_endpoint(EndpointName=name)
+    except Exception as exc:  # noqa: BLE001
+        if _missing(exc):
+            return {"endpoint": name, "exists": False}
+        raise
+    variants = ep.get("ProductionVariants") or [{}]
+    out = {
+        "endpoint": name, "exists": True, "status": ep.get("EndpointStatus"),
+        "endpoint_config_name": ep.get("EndpointConfigName"),
+        "current_instances": variants[0].get("CurrentInstanceCount"),
+        "desired_instances": variants[0].get("DesiredInstanceCount"),
+    }
+    if ep.get("FailureReason"):
+        out["failure_reason"] = ep["FailureReason"]
+    targets = c.autoscaling.describe_scalable_targets(
+        ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(name)], ScalableDimension=DIMENSION
+    ).get("ScalableTargets", [])
+    if targets:
+        out["scaling"] = {"min": targets[0]["MinCapacity"], "max": targets[0]["MaxCapacity"]}
+        pols = c.autoscaling.describe_scaling_policies(
+            ServiceNamespace=NAMESPACE, ResourceId=resource_id(name), ScalableDimension=DIMENSION
+        ).get("ScalingPolicies", [])
+        out["scaling"]["policies"] = sorted(p["PolicyName"] for p in pols)
+    alarms = c.cloudwatch.describe_alarms(AlarmNames=[names(name)["alarm"]]).get("MetricAlarms", [])
+    if alarms:
+        out["wake_alarm_state"] = alarms[0].get("StateValue")
+    return out
+
+
+def delete(name: str, *, clients: Clients | None = None, region: str | None = None) -> dict:
+    """Remove alarm, policies, scalable target, endpoint, configs and models of ``name``; idempotent."""
+    c = clients or Clients.create(region)
+    n = names(name)
+    removed: dict = {"endpoint": name}
+    c.cloudwatch.delete_alarms(AlarmNames=[n["alarm"]])
+    removed["alarm"] = n["alarm"]
+    policies = []
+    for key in ("wake_policy", "target_policy"):
+        try:
+            c.autoscaling.delete_scaling_policy(PolicyName=n[key], ServiceNamespace=NAMESPACE,
+                                                ResourceId=resource_id(name), ScalableDimension=DIMENSION)
+            policies.append(n[key])
+        except Exception as exc:  # noqa: BLE001
+            if not _missing(exc):
+                raise
+    removed["policies"] = policies
+    try:
+        c.autoscaling.deregister_scalable_target(ServiceNamespace=NAMESPACE, ResourceId=resource_id(name),
+                                                 ScalableDimension=DIMENSION)
+        removed["scalable_target"] = True
+    except Exception as exc:  # noqa: BLE001
+        if not _missing(exc):
+            raise
+        removed["scalable_target"] = False
+    sm = c.sagemaker
+    try:
+        sm.delete_endpoint(EndpointName=name)
+        removed["endpoint_deleted"] = True
+    except Exception as exc:  # noqa: BLE001
+        if not _missing(exc):
+            raise
+        removed["endpoint_deleted"] = False
+    configs = [e["EndpointConfigName"] for e in _paged(sm.list_endpoint_configs, "EndpointConfigs", NameContains=name)
+               if _ours(e["EndpointConfigName"], name)]
+    for cfg in configs:
+        _ignore_missing(sm.delete_endpoint_config, EndpointConfigName=cfg)
+    models = [m["ModelName"] for m in _paged(sm.list_models, "Models", NameContains=name) if _ours(m["ModelName"], name)]
+    for m in models:
+        _ignore_missing(sm.delete_model, ModelName=m)
+    removed["endpoint_configs"] = configs
+    removed["models"] = models
+    return removed
+
+
+def _ours(resource: str, name: str) -> bool:
+    suffix = resource[len(name) + 1:]
+    return resource.startswith(name + "-") and len(suffix) == 10 and all(ch in "0123456789abcdef" for ch in suffix)
+
+
+def _paged(fn, key: str, **kw):
+    token = None
+    while True:
+        resp = fn(**kw, **({"NextToken": token} if token else {}))
+        yield from resp.get(key, [])
+        token = resp.get("NextToken")
+        if not token:
+            return
+
+
+def _ignore_missing(fn, **kw) -> None:
+    try:
+        fn(**kw)
+    except Exception as exc:  # noqa: BLE001
+        if not _missing(exc):
+            raise
+
+
+def settings_dict(s: EndpointSettings) -> dict:
+    return asdict(s)
