@@ -27,19 +27,24 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width + (width & 1), height + (height & 1)
 
 
-def color_args(color: ColorTags | None) -> list[str]:
+def color_filter(color: ColorTags | None) -> str | None:
+    """A setparams filter that tags the output frames with the source's colour description.
+
+    Tags are set on the frames rather than as encoder options: ffmpeg takes the frames' own
+    properties over -color_primaries/-color_trc, and raw RGB input frames carry none.
+    """
     if color is None:
-        return []
-    args = []
-    if color.space:
-        args += ["-colorspace", color.space]
+        return None
+    params = []
     if color.primaries:
-        args += ["-color_primaries", color.primaries]
+        params.append(f"color_primaries={color.primaries}")
     if color.transfer:
-        args += ["-color_trc", color.transfer]
+        params.append(f"color_trc={color.transfer}")
+    if color.space:
+        params.append(f"colorspace={color.space}")
     if color.range:
-        args += ["-color_range", color.range]
-    return args
+        params.append(f"range={color.range}")
+    return f"setparams={':'.join(params)}" if params else None
 
 
 def encode_args(
@@ -61,13 +66,15 @@ def encode_args(
     fps = Fraction(fps)
     matrix = color.matrix if color else "bt601"
     out_range = (color.range if color else None) or "tv"
+    filters = [f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic+accurate_rnd", "format=yuv420p"]
+    if tags := color_filter(color):
+        filters.append(tags)
     args = [
         "-loglevel", "error",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_w}x{out_h}",
         "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
-        "-vf", f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic+accurate_rnd,format=yuv420p",
+        "-vf", ",".join(filters),
         *VIDEO_CODECS[codec], "-preset", preset, "-crf", str(crf),
-        *color_args(color),
         # A track timescale that is a multiple of the rate keeps every timestamp exact at 480 fps and up.
         "-video_track_timescale", str(_timescale(fps)),
         "-movflags", "+faststart", "-an",

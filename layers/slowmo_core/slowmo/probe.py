@@ -158,24 +158,29 @@ def _frame_rate(packets: _Packets, fallback: Fraction | None) -> tuple[Fraction,
         if step:
             return Fraction(1) / (packets.timebase * int(step)), False
         return (fallback or Fraction(25)), False
-    step = statistics.median(deltas)
-    step = int(round(step))
-    fps = Fraction(1) / (packets.timebase * step)
-    # Container timebases like 1/1000 cannot hold 29.97 exactly: snap to the common NTSC rates.
-    fps = _snap_rate(fps)
+    step = int(round(statistics.median(deltas)))
     tolerance = max(1, step // 20)
-    irregular = sum(1 for d in deltas if abs(d - step) > tolerance)
-    return fps, irregular > max(1, len(deltas) // 50)
+    regular = [d for d in deltas if abs(d - step) <= tolerance]
+    # A coarse timebase (1/1000) alternates 33 and 34 for 30 fps: the mean of the regular steps is
+    # the true rate, then snapped to the standard rates it cannot represent exactly.
+    irregular = len(deltas) - len(regular)
+    is_vfr = irregular > max(1, len(deltas) // 50)
+    if is_vfr:  # normalise to the standard rate nearest the stream's average (phones: ~29.6 -> 30)
+        average = Fraction(len(deltas)) / (packets.timebase * sum(deltas))
+        nearest = min(_STANDARD_RATES, key=lambda r: abs(float(r) - float(average)))
+        return (nearest if abs(float(nearest) / float(average) - 1) < 0.02 else _snap_rate(average)), True
+    return _snap_rate(Fraction(len(regular)) / (packets.timebase * sum(regular))), False
 
 
 _COMMON_RATES = [Fraction(n, 1001) for n in (24000, 30000, 60000, 120000, 240000)]
+_STANDARD_RATES = sorted([*_COMMON_RATES, *(Fraction(n) for n in (12, 15, 24, 25, 30, 48, 50, 60, 90, 100, 120, 240))])
 
 
 def _snap_rate(fps: Fraction) -> Fraction:
     for rate in _COMMON_RATES:
         if abs(float(fps) - float(rate)) < 0.002:
             return rate
-    if abs(float(fps) - round(float(fps))) < 0.002:
+    if abs(float(fps) - round(float(fps))) < 0.01:
         return Fraction(round(float(fps)))
     return fps.limit_denominator(1001)
 
