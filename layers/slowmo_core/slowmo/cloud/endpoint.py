@@ -180,7 +180,7 @@ def _code(exc) -> str:
 def _missing(exc) -> bool:
     msg = str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc)).lower()
     return _code(exc) in ("ObjectNotFoundException", "ResourceNotFound", "ResourceNotFoundException",
-                          "NoSuchEntity") or "could not find" in msg or "does not exist" in msg
+                          "NoSuchEntity") or any(s in msg for s in ("could not find", "does not exist", "not found", " found for "))
 
 
 def _tags(s: EndpointSettings) -> list[dict]:
