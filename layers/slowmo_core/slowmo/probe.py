@@ -17,6 +17,8 @@ from .errors import InputError
 from .ffmpeg import last_error_line, run_ffmpeg
 
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "gif", "tiff_pipe", "jpegls_pipe"}
+# ffmpeg renders text files as ANSI-art "video" through these demuxers: never what a user means.
+TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf"}
 STILL_IMAGE_CODECS = {"png", "mjpeg", "bmp", "webp", "tiff", "gif", "jpegls"}
 # ffmpeg's colour-space tag -> the swscale matrix that decodes it (see colour.py users)
 _SPACE_TO_MATRIX = {
@@ -229,6 +231,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise InputError(f"{p.name}: not a video file ffmpeg can read")
         raise InputError(f"{p.name}: {reason}")
 
+    if container in TEXT_FORMATS:
+        raise InputError(f"{p.name}: is a text file, not a video")
     items = _split_top_level(video_match.group(2))
     codec = items[0].split()[0]
     if container in STILL_IMAGE_FORMATS or (codec in STILL_IMAGE_CODECS and container in ("", "image2")):

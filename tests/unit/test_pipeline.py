@@ -1,0 +1,143 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from slowmo.decode import read_frames
+from slowmo.errors import InputError
+from slowmo.options import JobOptions
+from slowmo.pipeline import run_job
+from slowmo.probe import probe, stream_duration
+
+
+def frame_time(fps):
+    return 1 / float(fps)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 8])
+def test_frame_count_fps_and_duration(clip, tmp_path, k):
+    out = tmp_path / f"slow{k}.mp4"
+    report = run_job(clip, out, JobOptions(factor=k, engine="blend", audio="drop"))
+    info = probe(out)
+    assert info.frame_count == report.output_frames == (24 - 1) * k + 1
+    assert info.fps == 24
+    assert info.duration == pytest.approx(((24 - 1) * k + 1) / 24, abs=1e-6)
+    assert not info.has_audio
+    assert report.cuts == [12]
+
+
+def test_output_fps_option(clip, tmp_path):
+    out = tmp_path / "smooth.mp4"
+    report = run_job(clip, out, JobOptions(factor=8, fps=240, engine="blend"))
+    info = probe(out)
+    assert info.fps == 240 and info.frame_count == 185
+    # 8x the frames at 10x the rate: the result plays slightly faster than real time; audio follows.
+    assert stream_duration(out, "a") == pytest.approx(185 / 240, abs=frame_time(240) + 0.022)
+    assert report.output_fps == "240"
+
+
+@pytest.mark.parametrize("mode", ["stretch", "original"])
+def test_audio_matches_video_duration(clip, tmp_path, mode):
+    out = tmp_path / f"audio-{mode}.mp4"
+    run_job(clip, out, JobOptions(factor=4, engine="blend", audio=mode))
+    video, audio = stream_duration(out, "v"), stream_duration(out, "a")
+    assert video == pytest.approx(93 / 24, abs=1e-6)
+    assert abs(audio - video) <= frame_time(24)
+
+
+def test_stretched_audio_keeps_the_tone_pitch(clip, tmp_path):
+    """The sample's 440 Hz tone stays 440 Hz when slowed 4x (pitch preserved, not resampled)."""
+    from slowmo.ffmpeg import run_ffmpeg
+
+    out = tmp_path / "pitch.mp4"
+    run_job(clip, out, JobOptions(factor=4, engine="blend", audio="stretch"))
+    raw = tmp_path / "pitch.f32"
+    run_ffmpeg(["-loglevel", "error", "-i", str(out), "-map", "0:a", "-ac", "1", "-ar", "8000", "-f", "f32le", "-y", str(raw)])
+    samples = np.fromfile(raw, dtype=np.float32)[2000:10000]
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    peak_hz = np.argmax(spectrum) * 8000 / len(samples)
+    assert peak_hz == pytest.approx(440, abs=5)
+
+
+def test_video_without_audio(make_clip, tmp_path):
+    silent = make_clip("silent", frames=6, audio=False)
+    report = run_job(silent, tmp_path / "s.mp4", JobOptions(factor=2, engine="blend"))
+    assert report.audio == "none" and probe(tmp_path / "s.mp4").frame_count == 11
+
+
+def test_rotation_is_applied_upright(clip, ffmpeg_media, tmp_path):
+    rotated = ffmpeg_media("rotated-pipeline.mp4", ["-display_rotation", "90", "-i", str(clip), "-c", "copy"])
+    out = tmp_path / "rot.mp4"
+    run_job(rotated, out, JobOptions(factor=2, engine="blend", audio="drop"))
+    info = probe(out)
+    assert (info.width, info.height, info.rotation) == (180, 320, 0)
+    source_first = next(read_frames(probe(clip)))
+    output_first = next(read_frames(info))
+    upright = np.rot90(source_first, k=1)  # counter-clockwise 90, as the display matrix said
+    assert np.abs(output_first.astype(int) - upright).mean() < 4
+
+
+def test_odd_dimensions(make_clip, tmp_path):
+    odd = make_clip("odd", width=161, height=91, frames=5, audio=False)
+    info_in = probe(odd)
+    out = tmp_path / "odd.mp4"
+    run_job(odd, out, JobOptions(factor=3, engine="blend"))
+    info = probe(out)
+    assert (info_in.width, info_in.height) == (162, 92)  # our own encoder pads odd sizes too
+    assert (info.width, info.height) == (162, 92) and info.frame_count == 13
+
+
+def test_variable_frame_rate_is_normalised_with_a_warning(ffmpeg_media, tmp_path):
+    vfr = ffmpeg_media("vfr-pipeline.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=1",
+        "-vf", "settb=1/1000,setpts='(N+if(eq(mod(N,3),0),0.4,0))/30/TB'", "-fps_mode", "passthrough",
+        "-enc_time_base", "1/1000", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    out = tmp_path / "cfr.mp4"
+    report = run_job(vfr, out, JobOptions(factor=2, engine="blend"))
+    info = probe(out)
+    assert not info.is_vfr and info.fps == 30
+    assert info.frame_count == report.output_frames == (report.source_frames - 1) * 2 + 1
+    assert any("variable frame rate" in w for w in report.warnings)
+
+
+def test_png_sequence_output(clip, tmp_path):
+    out = tmp_path / "frames"
+    out.mkdir()
+    report = run_job(clip, out, JobOptions(factor=2, engine="blend"))
+    pngs = sorted(out.glob("frame_*.png"))
+    assert len(pngs) == report.output_frames == 47
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_compare_video_has_the_same_duration(clip, tmp_path):
+    out, side = tmp_path / "o.mp4", tmp_path / "side.mp4"
+    run_job(clip, out, JobOptions(factor=3, engine="blend", compare=True), compare_path=side)
+    a, b = probe(out), probe(side)
+    assert b.frame_count == a.frame_count and b.duration == pytest.approx(a.duration)
+    assert b.width == 2 * a.width and b.height == a.height
+    # left half at output frame 1 repeats source frame 0; the right half is the interpolated frame
+    frames = read_frames(b)
+    next(frames)
+    second = next(frames)
+    src0 = next(read_frames(probe(clip)))
+    body = slice(40, None)  # below the label
+    assert np.abs(second[body, : a.width].astype(int) - src0[body]).mean() < 4
+
+
+def test_limits_refuse_oversized_input(clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLOWMO_MAX_WIDTH", "160")
+    monkeypatch.setenv("SLOWMO_MAX_HEIGHT", "90")
+    with pytest.raises(InputError, match="resolution limit"):
+        run_job(clip, tmp_path / "x.mp4", JobOptions(factor=2, engine="blend"))
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_bad_output_extension(clip, tmp_path):
+    with pytest.raises(InputError, match="output must end in"):
+        run_job(clip, tmp_path / "x.gif", JobOptions(factor=2, engine="blend"))
+
+
+def test_input_is_never_modified(clip, tmp_path):
+    before = clip.read_bytes()
+    run_job(clip, tmp_path / "y.mp4", JobOptions(factor=2, engine="blend"))
+    assert clip.read_bytes() == before
