@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ def write_chunk(frames: Iterable[np.ndarray], path: str | os.PathLike, fps=30, *
     count = 0
     with tempfile.TemporaryFile() as errf:
         proc = popen_ffmpeg(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errf)
+        _grow_pipe(proc.stdin, width * height * 3)
         try:
             frame: np.ndarray | None = first
             while frame is not None:
@@ -97,6 +99,18 @@ def write_chunk(frames: Iterable[np.ndarray], path: str | os.PathLike, fps=30, *
             errf.seek(0)
             raise FFmpegError(f"writing chunk {path} failed: {last_error_line(errf.read().decode(errors='replace'))}")
     return ChunkInfo(path, count, width, height, rate, codec, os.path.getsize(path))
+
+
+def _grow_pipe(fileobj, want: int) -> None:
+    """Let a whole frame sit in the pipe (Linux F_SETPIPE_SZ) so neither side waits on the other."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import fcntl
+
+        fcntl.fcntl(fileobj.fileno(), 1031, min(max(want, 65536), 1 << 20))  # 1031 = F_SETPIPE_SZ
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _check(frame: np.ndarray, size: tuple[int, int] | None) -> tuple[int, int]:
@@ -132,6 +146,7 @@ def read_chunk(path: str | os.PathLike, *, start: int = 0, count: int | None = N
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     with tempfile.TemporaryFile() as errf:
         proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=errf, bufsize=frame_bytes)
+        _grow_pipe(proc.stdout, frame_bytes)
         index = 0
         try:
             while count is None or index < start + count:
