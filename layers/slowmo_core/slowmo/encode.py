@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import tempfile
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -94,9 +96,11 @@ def _timescale(fps: Fraction) -> int:
 class VideoWriter:
     """Context manager: `with VideoWriter(path, w, h, fps) as w: w.write(frame)`.
 
-    Frames go straight into ffmpeg's stdin; nothing accumulates in memory. On an exception the
-    partial file is deleted.
+    A thread feeds ffmpeg's stdin from a queue of at most QUEUE_FRAMES frames, so synthesis and
+    encoding overlap while memory stays bounded. On an exception the partial file is deleted.
     """
+
+    QUEUE_FRAMES = 4
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: Fraction, **options):
         self.path = str(path)
@@ -106,21 +110,34 @@ class VideoWriter:
         self._args = encode_args(self.path, width, height, Fraction(fps), **options)
         self._proc: subprocess.Popen | None = None
         self._stderr = None
+        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_FRAMES)
+        self._thread: threading.Thread | None = None
+        self._broken = False
 
     def __enter__(self) -> VideoWriter:
         self._stderr = tempfile.TemporaryFile()
         self._proc = popen_ffmpeg(self._args, stdin=subprocess.PIPE, stderr=self._stderr)
+        self._thread = threading.Thread(target=self._feed, name="slowmo-encode", daemon=True)
+        self._thread.start()
         return self
+
+    def _feed(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._broken:
+                continue  # drain so the producer never blocks on a dead encoder
+            try:
+                self._proc.stdin.write(frame.data)
+            except (BrokenPipeError, OSError):
+                self._broken = True
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"expected a {self.width}x{self.height} RGB uint8 frame, got {frame.shape} {frame.dtype}")
         if (self.out_width, self.out_height) != (self.width, self.height):
             frame = np.pad(frame, ((0, self.out_height - self.height), (0, self.out_width - self.width), (0, 0)), mode="edge")
-        try:
-            self._proc.stdin.write(np.ascontiguousarray(frame).data)
-        except BrokenPipeError:
+        if self._broken:
             self._fail()
+        self._queue.put(np.ascontiguousarray(frame))
         self.frames_written += 1
 
     def _fail(self):
@@ -130,9 +147,13 @@ class VideoWriter:
         raise FFmpegError(f"encoding {os.path.basename(self.path)} failed: {message}")
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self._broken = True  # stop writing; the thread drains what is queued
+        self._queue.put(None)
+        self._thread.join()
         try:
             self._proc.stdin.close()
-        except BrokenPipeError:
+        except (BrokenPipeError, OSError):
             pass
         if exc_type is not None:
             self._proc.kill()
@@ -140,7 +161,7 @@ class VideoWriter:
             self._stderr.close()
             Path(self.path).unlink(missing_ok=True)
             return False
-        if self._proc.wait() != 0:
+        if self._proc.wait() != 0 or self._broken:
             try:
                 self._fail()
             finally:

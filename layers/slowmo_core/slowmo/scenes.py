@@ -7,6 +7,7 @@ pass does.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -31,20 +32,25 @@ class PairKind(enum.Enum):
     CUT = "cut"
 
 
-def _histogram(frame: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Signature:
+    """What cut detection needs of one frame; computed once per frame, used by both its pairs."""
+
+    histogram: np.ndarray
+    thumb: np.ndarray  # grey, THUMB sized
+
+
+def signature(frame: np.ndarray) -> Signature:
     small = cv2.resize(frame, (160, 90), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, [12, 6, 6], [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(hist, hist).flatten()
+    thumb = cv2.cvtColor(cv2.resize(small, THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    return Signature(cv2.normalize(hist, hist).flatten(), thumb)
 
 
 def is_repeat(a: np.ndarray, b: np.ndarray) -> bool:
     """Identical within codec noise: every pixel within REPEAT_MAX_DIFF grey levels."""
     return a.shape == b.shape and int(cv2.absdiff(a, b).max()) <= REPEAT_MAX_DIFF
-
-
-def _thumb(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(cv2.resize(frame, THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
 
 
 def motion_residual(ga: np.ndarray, gb: np.ndarray) -> float:
@@ -58,10 +64,12 @@ def motion_residual(ga: np.ndarray, gb: np.ndarray) -> float:
     return float(diff.mean())
 
 
-def cut_score(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+def cut_score(a: np.ndarray, b: np.ndarray, sig_a: Signature | None = None, sig_b: Signature | None = None) -> tuple[float, float, float]:
     """(histogram distance, mean thumbnail difference, motion-compensated residual) of two frames."""
-    distance = float(cv2.compareHist(_histogram(a), _histogram(b), cv2.HISTCMP_BHATTACHARYYA))
-    ga, gb = _thumb(a), _thumb(b)
+    sig_a = sig_a or signature(a)
+    sig_b = sig_b or signature(b)
+    distance = float(cv2.compareHist(sig_a.histogram, sig_b.histogram, cv2.HISTCMP_BHATTACHARYYA))
+    ga, gb = sig_a.thumb, sig_b.thumb
     thumb_diff = float(cv2.absdiff(ga, gb).mean())
     relative = 0.0
     if thumb_diff > CUT_MIN_DIFF:
@@ -70,16 +78,16 @@ def cut_score(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     return distance, thumb_diff, relative
 
 
-def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
-    distance, thumb_diff, relative_residual = cut_score(a, b)
+def is_cut(a: np.ndarray, b: np.ndarray, sig_a: Signature | None = None, sig_b: Signature | None = None) -> bool:
+    distance, thumb_diff, relative_residual = cut_score(a, b, sig_a, sig_b)
     if thumb_diff <= CUT_MIN_DIFF:
         return False
     return (distance > CUT_HISTOGRAM_DISTANCE and thumb_diff > CUT_MIN_THUMB_DIFF) or relative_residual > CUT_RELATIVE_RESIDUAL
 
 
-def classify_pair(a: np.ndarray, b: np.ndarray) -> PairKind:
+def classify_pair(a: np.ndarray, b: np.ndarray, sig_a: Signature | None = None, sig_b: Signature | None = None) -> PairKind:
     if is_repeat(a, b):
         return PairKind.REPEAT
-    if is_cut(a, b):
+    if is_cut(a, b, sig_a, sig_b):
         return PairKind.CUT
     return PairKind.MOTION

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .engines.base import Engine
-from .scenes import PairKind, classify_pair
+from .scenes import PairKind, Signature, classify_pair, signature
 from .timing import slot_times
 
 
@@ -36,9 +36,11 @@ class SynthesisReport:
         }
 
 
-def fill_pair(a: np.ndarray, b: np.ndarray, factor: int, engine: Engine) -> tuple[PairKind, list[np.ndarray]]:
+def fill_pair(
+    a: np.ndarray, b: np.ndarray, factor: int, engine: Engine, sig_a: Signature | None = None, sig_b: Signature | None = None
+) -> tuple[PairKind, list[np.ndarray]]:
     """The K-1 frames between a and b, and what kind of pair it was."""
-    kind = classify_pair(a, b)
+    kind = classify_pair(a, b, sig_a, sig_b)
     ts = slot_times(factor)
     if kind is PairKind.REPEAT:
         return kind, [a.copy() for _ in ts]
@@ -64,11 +66,12 @@ def synthesize(
     numbering of the whole video.
     """
     report = report if report is not None else SynthesisReport()
-    previous = None
+    previous = previous_sig = None
     for index, frame in enumerate(frames, start=first_index):
         report.source_frames += 1
+        sig = signature(frame)
         if previous is not None:
-            kind, between = fill_pair(previous, frame, factor, engine)
+            kind, between = fill_pair(previous, frame, factor, engine, previous_sig, sig)
             if kind is PairKind.CUT:
                 report.cuts.append(index)
             elif kind is PairKind.REPEAT:
@@ -80,4 +83,4 @@ def synthesize(
                 yield out
         report.output_frames += 1
         yield frame
-        previous = frame
+        previous, previous_sig = frame, sig
