@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .decode import read_frames
 from .engines import create_engine
 from .engines.blend import BlendEngine
 from .errors import InputError
 from .metrics import psnr, ssim
 from .probe import probe
-from .decode import read_frames
 from .synthesis import fill_pair
 from .timing import slot_times
 
