@@ -71,6 +71,7 @@ def main(argv=None) -> dict:
         os.environ.setdefault(k, v)
     import boto3
     from moto import mock_aws
+
     from slowmo import chunkio, modelserver
     from slowmo.engines import create_engine
     from slowmo.synthesis import synthesize

@@ -3,6 +3,7 @@
 import boto3
 import pytest
 from moto import mock_aws
+
 from slowmo.cloud import endpoint
 from slowmo.errors import InputError
 

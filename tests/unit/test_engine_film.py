@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from slowmo.engines import film
 from slowmo.engines.film import FilmEngine, recursive_plan, use_recursive
 from slowmo.errors import EngineUnavailableError

@@ -9,6 +9,7 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
+
 from slowmo import chunkio, modelserver
 from slowmo.errors import EngineUnavailableError, InputError
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+
 from slowmo.cloud import packaging
 from slowmo.errors import InputError
 
