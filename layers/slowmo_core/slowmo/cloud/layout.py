@@ -10,7 +10,7 @@ Work bucket (expires after the retention days):
     jobs/<job>/chunks/<nnnnn>/output.chunk  synthesised frames written by the model server
     jobs/<job>/chunks/<nnnnn>/video.mp4     the chunk's encoded segment
     jobs/<job>/chunks/<nnnnn>/compare.mp4   the chunk's side-by-side segment
-    jobs/<job>/map-results/...              Distributed Map ResultWriter
+    map-results/<map-run-id>/...            Distributed Map ResultWriter (one folder per map run)
     async/out/<inference-id>.out            SageMaker's copy of the model server's response
     async/failures/...                      SageMaker's failure bodies
 
@@ -66,10 +66,6 @@ class JobLayout:
     @property
     def manifest_key(self) -> str:
         return self.prefix + "manifest.json"
-
-    @property
-    def map_results_prefix(self) -> str:
-        return self.prefix + "map-results"
 
     def chunk_prefix(self, index: int) -> str:
         return f"{self.prefix}chunks/{index:05d}/"
