@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 
@@ -25,8 +26,16 @@ def ffmpeg_command(args: Sequence[str]) -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
 
 
+_CONTEXT_PREFIX = re.compile(r"^(?:\[[^\]]+ @ 0x[0-9a-f]+\]\s*)+")
+
+
 def last_error_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    """ffmpeg's last meaningful line, without its '[h264 @ 0x...]' context prefix."""
+    lines = [
+        _CONTEXT_PREFIX.sub("", line.strip())
+        for line in stderr.splitlines()
+        if line.strip() and not line.strip().startswith("Last message repeated")
+    ]
     return lines[-1] if lines else "no output"
 
 

@@ -147,6 +147,8 @@ def run_job(
             bar.close()
         if report.source_frames < 2:
             raise InputError(f"{Path(info.path).name}: only {report.source_frames} frame could be decoded; need at least 2")
+        if not info.is_vfr and report.source_frames < info.frame_count:
+            raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of {info.frame_count} frames")
 
         timeline = make_timeline(report.source_frames, source_fps, options.factor, output_fps)
         duration = timeline.output_duration

@@ -223,6 +223,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if in_video_stream and (m := _ROTATION_RE.search(line)):
             rotation_deg = float(m.group(1))
 
+    if "moov atom not found" in stderr:
+        raise InputError(f"{p.name}: is truncated or incomplete (its MP4 index is missing; was the upload or recording cut short?)")
     if video_match is None:
         if audio_match is not None:
             raise InputError(f"{p.name}: has no video stream (audio only)")
