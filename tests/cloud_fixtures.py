@@ -501,9 +501,10 @@ class CloudStack:
                                           version_id=head.get("VersionId"))
 
     def start(self, execution_input: dict, name: str | None = None) -> str:
-        kwargs = {"name": name} if name else {}
+        """StartExecution as the EventBridge rule target does it (a fresh execution name each time)."""
         return self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn, input=json.dumps(execution_input), **kwargs)["executionArn"]
+            stateMachineArn=self.state_machine_arn, input=json.dumps(execution_input),
+            name=name or str(uuid.uuid4()))["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 240) -> dict:
         sfn = self.client("stepfunctions")
@@ -538,6 +539,20 @@ class CloudStack:
         return self.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 
 
+def _send_task_failure_keeps_cause():
+    """moto 5.x's SendTaskFailure handler drops ``cause`` before it reaches the interpreter (which
+    supports it); pass it through, as the real service does."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause"))
+        return EmptyResult()
+
+    return mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+
 def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
     """Start moto (with the Step Functions interpreter), build the stack, route Lambda and SageMaker."""
     from moto import mock_aws
@@ -545,6 +560,7 @@ def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
     aws_test_environment(monkeypatch)
     stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                                          "lambda": {"use_docker": True}}))
+    stack.enter_context(_send_task_failure_keeps_cause())
     cloud = CloudStack().create(monkeypatch, **kwargs)
     stack.enter_context(cloud.lambdas)
     stack.enter_context(cloud.endpoint)
