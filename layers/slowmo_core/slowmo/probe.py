@@ -187,6 +187,12 @@ def _snap_rate(fps: Fraction) -> Fraction:
     return fps.limit_denominator(1001)
 
 
+def _looks_like_mp4(path: Path) -> bool:
+    """An ISO-BMFF file starts with an ftyp box: then a missing index means truncation, not a non-video."""
+    with open(path, "rb") as f:
+        return f.read(12)[4:8] == b"ftyp"
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Describe the video at path, or raise InputError with one line saying what is wrong."""
     p = Path(path)
@@ -223,7 +229,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if in_video_stream and (m := _ROTATION_RE.search(line)):
             rotation_deg = float(m.group(1))
 
-    if "moov atom not found" in stderr:
+    if "moov atom not found" in stderr and _looks_like_mp4(p):
         raise InputError(f"{p.name}: is truncated or incomplete (its MP4 index is missing; was the upload or recording cut short?)")
     if video_match is None:
         if audio_match is not None:
