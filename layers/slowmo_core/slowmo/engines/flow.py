@@ -63,6 +63,11 @@ _MIN_FLOW_SIDE = 32  # DIS refuses tiny images; smaller ones are padded for the 
 _OCCLUSION_TAU = 1.0  # flow-reversal residual (flow pixels) at which a frame's weight falls to 1/e
 _WEIGHT_FLOOR = 1e-3  # keeps both weights positive: plain temporal blend where both are occluded
 _FINAL_INTERP = cv2.INTER_LINEAR
+_RETRY_MIN_DIFF = 2.0  # mean |frame0 - frame1| (grey levels) below which the first flow is always kept
+_RETRY_RATIO = 0.5  # retry with a global search when the flow leaves more than this share of the difference
+_SEARCH_SIDE = 32  # longest side of the block-matching thumbnail
+_SEARCH_RADIUS = 8  # thumbnail pixels: covers motion up to ~radius/side of the frame's longest side
+_SEARCH_PENALTY = 0.3  # per thumbnail pixel of displacement, favours small motion among equal matches
 
 
 class FlowEngine:
@@ -159,9 +164,63 @@ def _analyse(f0: np.ndarray, f1: np.ndarray, preset: Preset, max_side: int) -> _
     dis = cv2.DISOpticalFlow_create(preset.dis_preset)
     dis.setFinestScale(preset.finest_scale)
     dis.setVariationalRefinementIterations(preset.refine_iters)
-    f01 = _finite(dis.calc(g0, g1, None)[:fh, :fw])
-    f10 = _finite(dis.calc(g1, g0, None)[:fh, :fw])
+    f01 = _finite(dis.calc(g0, g1, None))
+    f10 = _finite(dis.calc(g1, g0, None))
+    # DIS searches locally from zero motion; motion much larger than the moving
+    # object (or than DIS's coarsest level allows) defeats it.  When the flow
+    # explains too little of the difference between the frames, retry from a
+    # coarse exhaustive block-matching estimate and keep, per pixel, whichever
+    # flow matches the other frame better.
+    zero_err = float(cv2.absdiff(g0, g1).mean())
+    if zero_err > _RETRY_MIN_DIFF:
+        e01 = _warp_error(g0, g1, f01)
+        e10 = _warp_error(g1, g0, f10)
+        if max(float(e01.mean()), float(e10.mean())) > _RETRY_RATIO * zero_err:
+            f01 = _fuse(f01, e01, _finite(dis.calc(g0, g1, _coarse_search(g0, g1))), g0, g1)
+            f10 = _fuse(f10, e10, _finite(dis.calc(g1, g0, _coarse_search(g1, g0))), g1, g0)
+    f01 = np.ascontiguousarray(f01[:fh, :fw])
+    f10 = np.ascontiguousarray(f10[:fh, :fw])
     return _Pair(f0=f0, f1=f1, f01=f01, f10=f10, inversion_iters=preset.inversion_iters)
+
+
+def _warp_error(src: np.ndarray, other: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Locally averaged |src(p) - other(p + flow(p))| (float32, flow resolution)."""
+    grid = _grid(*src.shape)
+    warped = cv2.remap(other, grid + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.blur(cv2.absdiff(src, warped).astype(np.float32), (7, 7))
+
+
+def _fuse(flow_a: np.ndarray, err_a: np.ndarray, flow_b: np.ndarray, src: np.ndarray, other: np.ndarray) -> np.ndarray:
+    err_b = _warp_error(src, other, flow_b)
+    return np.where((err_b < err_a)[..., None], flow_b, flow_a)
+
+
+def _coarse_search(g0: np.ndarray, g1: np.ndarray) -> np.ndarray | None:
+    """Exhaustive block matching on a ~32-pixel-wide thumbnail: a global initial flow for DIS."""
+    h, w = g0.shape
+    s = max(h, w) / _SEARCH_SIDE
+    if s <= 1.0:
+        return None
+    ch, cw = max(2, round(h / s)), max(2, round(w / s))
+    a = cv2.resize(g0, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.int16)
+    b = cv2.resize(g1, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.int16)
+    r = _SEARCH_RADIUS
+    k = 2 * r + 1
+    bp = np.pad(b, r, mode="edge")
+    win = np.lib.stride_tricks.sliding_window_view(bp, (k, k))  # (ch, cw, k, k)
+    cost = np.abs(win - a[:, :, None, None]).reshape(ch, cw, k * k).astype(np.float32)
+    # 3x3 box aggregation (separable, edge-replicated)
+    cp = np.pad(cost, ((1, 1), (0, 0), (0, 0)), mode="edge")
+    cost = cp[:-2] + cp[1:-1] + cp[2:]
+    cp = np.pad(cost, ((0, 0), (1, 1), (0, 0)), mode="edge")
+    cost = cp[:, :-2] + cp[:, 1:-1] + cp[:, 2:]
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    cost += (_SEARCH_PENALTY * np.sqrt(dx * dx + dy * dy)).reshape(1, 1, -1).astype(np.float32)
+    best = np.argmin(cost, axis=2)
+    flow = np.stack([dx.ravel()[best], dy.ravel()[best]], axis=-1).astype(np.float32)
+    flow = cv2.medianBlur(flow, 3)
+    flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    return flow * np.array([w / cw, h / ch], np.float32)
 
 
 def _finite(flow: np.ndarray) -> np.ndarray:
@@ -201,6 +260,21 @@ def _reverse(flow: np.ndarray, t: float, iters: int) -> tuple[np.ndarray, np.nda
     return v, resid
 
 
+_FB_SIGMA = 0.0
+
+
+def _fb_confidence(fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
+    """exp(-|fwd(p) + bwd(p + fwd(p))|^2 / sigma^2): ~1 where the source pixel is visible in both frames."""
+    back = _sample(bwd, fwd)
+    d = fwd + back
+    m2 = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]
+    return np.exp(m2 * np.float32(-1.0 / (_FB_SIGMA * _FB_SIGMA)))
+
+
+def _sample(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    return cv2.remap(img, _grid(*flow.shape[:2]) + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def _render(pair: _Pair, t: float) -> np.ndarray:
     h, w = pair.f0.shape[:2]
     fh, fw = pair.f01.shape[:2]
@@ -209,6 +283,9 @@ def _render(pair: _Pair, t: float) -> np.ndarray:
     inv_tau2 = np.float32(-1.0 / (_OCCLUSION_TAU * _OCCLUSION_TAU))
     w0 = np.exp(r0 * r0 * inv_tau2)
     w1 = np.exp(r1 * r1 * inv_tau2)
+    if _FB_SIGMA > 0:
+        w0 *= _sample(_fb_confidence(pair.f01, pair.f10), ft0)
+        w1 *= _sample(_fb_confidence(pair.f10, pair.f01), ft1)
     w0 = (w0 + np.float32(_WEIGHT_FLOOR)) * np.float32(1.0 - t)
     w1 = (w1 + np.float32(_WEIGHT_FLOOR)) * np.float32(t)
     if (fh, fw) != (h, w):
