@@ -257,14 +257,14 @@ class InProcessLambdas:
 
     def __init__(self, names: dict[str, str] | None = None):
         self.names = dict(names or {})  # deployed function name -> functions/<folder>
+        self.overrides: dict[str, Callable] = {}  # deployed function name -> stand-in handler (scale tests)
         self.calls: list[tuple[str, dict]] = []
         self.errors: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._patch = None
 
     def invoke(self, function_name: str, event: Any) -> tuple[Any, bool]:
-        folder = self.names.get(function_name, function_name)
-        handler = load_handler(folder)
+        handler = self.overrides.get(function_name) or load_handler(self.names.get(function_name, function_name))
         with self._lock:
             self.calls.append((function_name, event))
         try:
@@ -435,7 +435,9 @@ class CloudStack:
         return self.clients[name]
 
     def create(self, monkeypatch, *, chunk_frames: int = 4, default_factor: int = 4, default_engine: str = "blend",
-               fail_chunks: dict[int, str] | None = None) -> CloudStack:
+               fail_chunks: dict[int, str] | None = None, map_concurrency: int | None = None) -> CloudStack:
+        if map_concurrency is not None:
+            self.map_concurrency = map_concurrency
         s3, ddb, sns, iam, lam, sfn = (self.client(n) for n in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions"))
         for bucket in (self.input_bucket, self.work_bucket, self.output_bucket):
             s3.create_bucket(Bucket=bucket)
@@ -553,6 +555,21 @@ def _send_task_failure_keeps_cause():
     return mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure)
 
 
+def _atomic_dynamodb_updates():
+    """DynamoDB applies each UpdateItem atomically (ADD chunksDone :one from 40 Map items at once must
+    count 40); moto's in-memory backend does not lock, so serialise its update_item."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.update_item
+    lock = threading.Lock()
+
+    def update_item(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    return mock.patch.object(DynamoDBBackend, "update_item", update_item)
+
+
 def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
     """Start moto (with the Step Functions interpreter), build the stack, route Lambda and SageMaker."""
     from moto import mock_aws
@@ -561,6 +578,7 @@ def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
     stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                                          "lambda": {"use_docker": True}}))
     stack.enter_context(_send_task_failure_keeps_cause())
+    stack.enter_context(_atomic_dynamodb_updates())
     cloud = CloudStack().create(monkeypatch, **kwargs)
     stack.enter_context(cloud.lambdas)
     stack.enter_context(cloud.endpoint)
