@@ -331,7 +331,7 @@ class FakeAsyncEndpoint:
     def accept(self, endpoint_name: str, input_location: str, inference_id: str | None) -> tuple[int, dict, str]:
         if not self.deployed or endpoint_name != self.name:
             body = {"message": f"Endpoint {endpoint_name} of account {ACCOUNT} not found."}
-            return 400, {"x-amzn-ErrorType": "ValidationError"}, json.dumps(body)
+            return 400, {"status": 400, "x-amzn-ErrorType": "ValidationError"}, json.dumps(body)
         inference_id = inference_id or str(uuid.uuid4())
         output_location = f"{self.output_prefix}{inference_id}.out"
         with self._lock:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.api import presign_upload, submit_job
 from slowmo.cloud.config import Settings
@@ -35,7 +36,7 @@ def post_job() -> Response:
     if not isinstance(body, dict):
         raise InputError("the request body must be a JSON object")
     if "upload" in body:
-        return Response(201, content_types.APPLICATION_JSON, presign_upload(settings, aws.client("s3"), body["upload"]))
+        return Response(201, content_types.APPLICATION_JSON, presign_upload(settings, aws.presigner(), body["upload"]))
     view, created = submit_job(settings, body, s3=aws.client("s3"), sfn=aws.client("stepfunctions"),
                                store=_store(settings))
     if created:

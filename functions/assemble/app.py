@@ -3,6 +3,7 @@ audio, and publish both to the output bucket (temporary key first, then copied i
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.layout import JobLayout

@@ -4,6 +4,7 @@ submission) into a job and claims it for this execution exactly once."""
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore

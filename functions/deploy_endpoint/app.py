@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import endpoint
 from slowmo.cloud.config import Settings
 from slowmo.cloud.endpoint_api import endpoint_settings

@@ -3,6 +3,7 @@ side-by-side segment, so no single invocation ever encodes more than one chunk."
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.layout import JobLayout

@@ -3,6 +3,7 @@ write the chunk manifest the Distributed Map reads. Returns pointers and counts,
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.layout import JobLayout

@@ -4,6 +4,7 @@ taken from the Catch's {Error, Cause}) and tell the operator on the notification
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore, job_failure_reason, job_view

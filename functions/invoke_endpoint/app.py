@@ -6,6 +6,7 @@ The Map item stays paused until ResumeFunction hands SageMaker's notification ba
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.inference import TokenStore, submit_chunk

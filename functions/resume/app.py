@@ -5,6 +5,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.inference import AsyncInferenceResult, TokenStore, resume_task

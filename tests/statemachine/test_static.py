@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from cloud_fixtures import ASL_PATH, FUNCTIONS, ROOT, TEMPLATE_PATH, asl_placeholders, template_substitution_keys
+from cloud_fixtures import (
+    ASL_PATH,
+    FUNCTIONS,
+    ROOT,
+    TEMPLATE_PATH,
+    asl_placeholders,
+    template_substitution_keys,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 import lint_asl  # noqa: E402

@@ -17,6 +17,15 @@ def client(service: str):
 
 
 @functools.cache
+def presigner():
+    """An S3 client that presigns with Signature Version 4 (required in newer regions, and for KMS)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+@functools.cache
 def resource(service: str):
     import boto3
 
@@ -25,4 +34,5 @@ def resource(service: str):
 
 def reset() -> None:
     client.cache_clear()
+    presigner.cache_clear()
     resource.cache_clear()

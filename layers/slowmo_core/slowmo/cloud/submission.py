@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import json
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote_plus
@@ -62,11 +62,11 @@ class JobRequest:
     options: dict[str, Any]
     trigger: str = "upload"  # or "api"
     client_token: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    given_job_id: str | None = None  # set when read back from an API submission
 
     @property
     def job_id(self) -> str:
-        return job_id_for(self.source, self.options, self.client_token)
+        return self.given_job_id or job_id_for(self.source, self.options, self.client_token)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"jobId": self.job_id, "source": self.source.to_dict(), "options": self.options, "trigger": self.trigger}
@@ -76,7 +76,8 @@ class JobRequest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobRequest:
-        return cls(SourceObject.from_dict(d["source"]), dict(d["options"]), d.get("trigger", "api"), d.get("clientToken"))
+        return cls(SourceObject.from_dict(d["source"]), dict(d["options"]), d.get("trigger", "api"), d.get("clientToken"),
+                   d.get("jobId"))
 
 
 def job_id_for(source: SourceObject, options: dict[str, Any], client_token: str | None = None) -> str:

@@ -1,0 +1,50 @@
+"""InvokeEndpointFunction: request JSON in S3, InferenceId -> token in DynamoDB, InvokeEndpointAsync."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+
+import pytest
+from cloud_fixtures import EVENTS_DIR, FakeContext, load_handler, running_stack
+
+
+@pytest.fixture
+def cloud(monkeypatch):
+    with ExitStack() as stack:
+        yield running_stack(monkeypatch, stack)
+
+
+def _event(cloud):
+    event = json.loads((EVENTS_DIR / "invoke_endpoint.json").read_text())
+    return event
+
+
+def test_submits_the_chunk_and_remembers_the_token(cloud):
+    cloud.endpoint.accept = lambda name, location, inference_id: (200, {
+        "X-Amzn-SageMaker-OutputLocation": f"s3://slowmo-work/async/out/{inference_id}.out"},
+        json.dumps({"InferenceId": inference_id})) if cloud.endpoint.requests.append(
+        {"endpoint": name, "input": location, "inferenceId": inference_id}) is None else None
+    event = _event(cloud)
+    result = load_handler("invoke_endpoint")(event, FakeContext(function_name="InvokeEndpointFunction"))
+    job, index = event["jobId"], event["chunk"]["index"]
+    assert result["inferenceId"].startswith(f"{job}-{index:05d}-") and len(result["inferenceId"]) <= 64
+    assert result["outputLocation"].endswith(".out")
+    sent = cloud.endpoint.requests[0]
+    assert sent["endpoint"] == "slowmo-film" and sent["inferenceId"] == result["inferenceId"]
+    assert sent["input"] == f"s3://slowmo-work/jobs/{job}/chunks/{index:05d}/request.json"
+    request = json.loads(cloud.client("s3").get_object(Bucket="slowmo-work",
+                                                       Key=f"jobs/{job}/chunks/{index:05d}/request.json")["Body"].read())
+    assert request["inputs"] == [f"s3://slowmo-work/jobs/{job}/chunks/{index:05d}/input.chunk"]
+    assert request["output"] == f"s3://slowmo-work/jobs/{job}/chunks/{index:05d}/output.chunk"
+    assert request["factor"] == 8 and request["engine"] == "film" and request["first_index"] == 45
+    assert request["fps"] == "30000/1001" and request["chunk_index"] == index
+    token = cloud.client("dynamodb").get_item(TableName=cloud.tokens_table,
+                                              Key={"inferenceId": {"S": result["inferenceId"]}})["Item"]
+    assert token["taskToken"]["S"] == event["taskToken"] and int(token["expiresAt"]["N"]) > 0
+
+
+def test_missing_endpoint_says_to_deploy_it(cloud):
+    cloud.endpoint.deployed = False
+    with pytest.raises(Exception, match="POST /endpoint"):
+        load_handler("invoke_endpoint")(_event(cloud), FakeContext())
