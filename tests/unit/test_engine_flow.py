@@ -68,8 +68,10 @@ def test_quarter_time_lands_at_quarter_position(engine):
     assert psnr(q3, _scene(h, w, sq, x0 + 12)) > psnr(q3, _scene(h, w, sq, x0 + 4)) + 3
 
 
-def test_large_motion_beats_crossfade(engine):
-    h, w, sq, x0, dx = 128, 256, 48, 40, 60
+@pytest.mark.parametrize("sq", [64, 80])
+def test_large_motion_beats_crossfade(engine, sq):
+    # 60 px of motion on a 256-px-wide frame: far beyond DIS's local search on its own
+    h, w, x0, dx = 128, 256, 40, 60
     a = _scene(h, w, sq, x0, seed=3)
     b = _scene(h, w, sq, x0 + dx, seed=3)
     truth = _scene(h, w, sq, x0 + dx // 2, seed=3)
@@ -77,6 +79,18 @@ def test_large_motion_beats_crossfade(engine):
     p_flow = psnr(mid, truth)
     p_fade = psnr(_crossfade(a, b), truth)
     assert p_flow > p_fade + 3.0, (p_flow, p_fade)
+
+
+def test_large_pan_beats_crossfade(engine):
+    big = _texture(128, 400, seed=5)
+    a = np.ascontiguousarray(big[:, :256])
+    b = np.ascontiguousarray(big[:, 60:316])
+    truth = big[:, 30:286]
+    (mid,) = engine.interpolate(a, b, [0.5])
+    # the right-hand 60 columns enter the picture and cannot be predicted
+    p_flow = psnr(mid[:, :190], truth[:, :190])
+    p_fade = psnr(_crossfade(a, b)[:, :190], truth[:, :190])
+    assert p_flow > p_fade + 6.0, (p_flow, p_fade)
 
 
 def test_global_pan_is_reproduced(engine):

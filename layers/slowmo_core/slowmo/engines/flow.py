@@ -47,22 +47,26 @@ class Preset:
 
     dis_preset: int
     max_side: int  # longest side (pixels) at which flow is estimated
-    finest_scale: int  # DIS finest pyramid level (0 = full flow resolution)
+    finest_scale: int  # coarsest allowed DIS finest pyramid level (0 = full flow resolution)
+    min_work_side: int  # ...but the finest level keeps at least this many pixels on the long side
     refine_iters: int  # DIS variational refinement iterations
     inversion_iters: int  # fixed-point iterations of the flow reversal
 
 
 PRESETS: dict[str, Preset] = {
-    "fast": Preset(cv2.DISOPTICAL_FLOW_PRESET_FAST, 480, 2, 0, 2),
-    "medium": Preset(cv2.DISOPTICAL_FLOW_PRESET_FAST, 640, 2, 0, 2),
-    "high": Preset(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 960, 1, 5, 3),
+    "fast": Preset(cv2.DISOPTICAL_FLOW_PRESET_FAST, 480, 2, 80, 0, 2),
+    "medium": Preset(cv2.DISOPTICAL_FLOW_PRESET_FAST, 640, 2, 80, 6, 2),
+    "high": Preset(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 960, 2, 240, 6, 3),
 }
 DEFAULT_QUALITY = "medium"
 
 _MIN_FLOW_SIDE = 32  # DIS refuses tiny images; smaller ones are padded for the flow
-_OCCLUSION_TAU = 1.0  # flow-reversal residual (flow pixels) at which a frame's weight falls to 1/e
+_OCCLUSION_TAU = 2.0  # flow-reversal residual (work-grid pixels) at which a frame's weight falls to 1/e
 _WEIGHT_FLOOR = 1e-3  # keeps both weights positive: plain temporal blend where both are occluded
-_FINAL_INTERP = cv2.INTER_LINEAR
+_FILL_OCCLUDED = True
+_OCC_ABS = 2.0  # work-grid pixels of forward-backward mismatch that mark a pixel occluded...
+_OCC_REL = 0.1  # ...plus this share of its flow's length
+_OCC_RADIUS = 6  # work-grid pixels searched for the visible background
 _RETRY_MIN_DIFF = 2.0  # mean |frame0 - frame1| (grey levels) below which the first flow is always kept
 _RETRY_RATIO = 0.5  # retry with a global search when the flow leaves more than this share of the difference
 _SEARCH_SIDE = 32  # longest side of the block-matching thumbnail
@@ -158,36 +162,92 @@ def _analyse(f0: np.ndarray, f1: np.ndarray, preset: Preset, max_side: int) -> _
         g1 = cv2.resize(g1, (fw, fh), interpolation=cv2.INTER_AREA)
     pad_h = max(0, _MIN_FLOW_SIDE - fh)
     pad_w = max(0, _MIN_FLOW_SIDE - fw)
+    p0, p1 = g0, g1
     if pad_h or pad_w:
-        g0 = cv2.copyMakeBorder(g0, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-        g1 = cv2.copyMakeBorder(g1, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+        p0 = cv2.copyMakeBorder(g0, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+        p1 = cv2.copyMakeBorder(g1, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+    # DIS's finest pyramid level: as coarse as the preset allows while keeping at
+    # least min_work_side pixels on the long side (small frames get full detail).
+    finest = 0
+    while finest < preset.finest_scale and max(fh, fw) / 2 ** (finest + 1) >= preset.min_work_side:
+        finest += 1
     dis = cv2.DISOpticalFlow_create(preset.dis_preset)
-    dis.setFinestScale(preset.finest_scale)
+    dis.setFinestScale(finest)
     dis.setVariationalRefinementIterations(preset.refine_iters)
-    f01 = _finite(dis.calc(g0, g1, None))
-    f10 = _finite(dis.calc(g1, g0, None))
+
+    # DIS's output is interpolated up from its finest level; everything after it
+    # runs at that "work" resolution, which loses nothing and keeps the per-t work small.
+    shrink = 2**finest
+    wh, ww = (round(fh / shrink), round(fw / shrink)) if shrink > 1 else (fh, fw)
+
+    def flow(a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+        f = _finite(dis.calc(a, b, init)[:fh, :fw])
+        if (wh, ww) != (fh, fw):
+            f = cv2.resize(f, (ww, wh), interpolation=cv2.INTER_AREA) * np.array([ww / fw, wh / fh], np.float32)
+        return f
+
+    f01 = flow(p0, p1)
+    f10 = flow(p1, p0)
     # DIS searches locally from zero motion; motion much larger than the moving
     # object (or than DIS's coarsest level allows) defeats it.  When the flow
     # explains too little of the difference between the frames, retry from a
     # coarse exhaustive block-matching estimate and keep, per pixel, whichever
     # flow matches the other frame better.
-    zero_err = float(cv2.absdiff(g0, g1).mean())
+    s0, s1 = g0, g1
+    if (wh, ww) != (fh, fw):
+        s0 = cv2.resize(g0, (ww, wh), interpolation=cv2.INTER_AREA)
+        s1 = cv2.resize(g1, (ww, wh), interpolation=cv2.INTER_AREA)
+    zero_err = float(cv2.absdiff(s0, s1).mean())
     if zero_err > _RETRY_MIN_DIFF:
-        e01 = _warp_error(g0, g1, f01)
-        e10 = _warp_error(g1, g0, f10)
+        e01 = _warp_error(s0, s1, f01)
+        e10 = _warp_error(s1, s0, f10)
         if max(float(e01.mean()), float(e10.mean())) > _RETRY_RATIO * zero_err:
-            f01 = _fuse(f01, e01, _finite(dis.calc(g0, g1, _coarse_search(g0, g1))), g0, g1)
-            f10 = _fuse(f10, e10, _finite(dis.calc(g1, g0, _coarse_search(g1, g0))), g1, g0)
-    f01 = np.ascontiguousarray(f01[:fh, :fw])
-    f10 = np.ascontiguousarray(f10[:fh, :fw])
+            f01 = _fuse(f01, e01, flow(p0, p1, _coarse_search(p0, p1)), s0, s1)
+            f10 = _fuse(f10, e10, flow(p1, p0, _coarse_search(p1, p0)), s1, s0)
+    if _FILL_OCCLUDED:
+        f01, f10 = _fill_occluded(f01, f10), _fill_occluded(f10, f01)
     return _Pair(f0=f0, f1=f1, f01=f01, f10=f10, inversion_iters=preset.inversion_iters)
+
+
+def _fill_occluded(flow: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Replace the flow of pixels that the other frame does not show by their background's flow.
+
+    A pixel is occluded when the forward-backward check fails clearly.  Its true
+    motion is that of the background around it, which differs from the motion of
+    whatever hides it in the other frame (``-other`` at the same place); so it
+    takes a weighted mean of its visible neighbours' flows, weighted by how much
+    they differ from the occluder's motion.
+    """
+    back = _sample(other, flow)
+    d = flow + back
+    dm = cv2.magnitude(np.ascontiguousarray(d[..., 0]), np.ascontiguousarray(d[..., 1]))
+    fm = cv2.magnitude(np.ascontiguousarray(flow[..., 0]), np.ascontiguousarray(flow[..., 1]))
+    occluded = dm > _OCC_ABS + _OCC_REL * fm
+    if not occluded.any():
+        return flow
+    ys, xs = np.nonzero(occluded)
+    r = _OCC_RADIUS
+    offs = np.arange(-r, r + 1, max(1, r // 3))
+    oy, ox = (a.ravel() for a in np.meshgrid(offs, offs, indexing="ij"))
+    fp = cv2.copyMakeBorder(flow, r, r, r, r, cv2.BORDER_REPLICATE)
+    vp = cv2.copyMakeBorder((~occluded).astype(np.float32), r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    yy = ys[:, None] + (oy[None, :] + r)
+    xx = xs[:, None] + (ox[None, :] + r)
+    cand = fp[yy, xx]  # (n, k, 2) neighbours' flows
+    diff = cand + other[ys, xs][:, None, :]  # minus the occluder's motion, -other
+    wgt = vp[yy, xx] * (diff[..., 0] ** 2 + diff[..., 1] ** 2 + np.float32(1e-3))
+    wsum = wgt.sum(axis=1)
+    ok = wsum > 0
+    out = flow.copy()
+    out[ys[ok], xs[ok]] = (cand[ok] * wgt[ok][..., None]).sum(axis=1) / wsum[ok][:, None]
+    return out
 
 
 def _warp_error(src: np.ndarray, other: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Locally averaged |src(p) - other(p + flow(p))| (float32, flow resolution)."""
     grid = _grid(*src.shape)
     warped = cv2.remap(other, grid + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.blur(cv2.absdiff(src, warped).astype(np.float32), (7, 7))
+    return cv2.blur(cv2.absdiff(src, warped).astype(np.float32), (3, 3))
 
 
 def _fuse(flow_a: np.ndarray, err_a: np.ndarray, flow_b: np.ndarray, src: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -260,17 +320,6 @@ def _reverse(flow: np.ndarray, t: float, iters: int) -> tuple[np.ndarray, np.nda
     return v, resid
 
 
-_FB_SIGMA = 0.0
-
-
-def _fb_confidence(fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
-    """exp(-|fwd(p) + bwd(p + fwd(p))|^2 / sigma^2): ~1 where the source pixel is visible in both frames."""
-    back = _sample(bwd, fwd)
-    d = fwd + back
-    m2 = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]
-    return np.exp(m2 * np.float32(-1.0 / (_FB_SIGMA * _FB_SIGMA)))
-
-
 def _sample(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(img, _grid(*flow.shape[:2]) + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -283,18 +332,16 @@ def _render(pair: _Pair, t: float) -> np.ndarray:
     inv_tau2 = np.float32(-1.0 / (_OCCLUSION_TAU * _OCCLUSION_TAU))
     w0 = np.exp(r0 * r0 * inv_tau2)
     w1 = np.exp(r1 * r1 * inv_tau2)
-    if _FB_SIGMA > 0:
-        w0 *= _sample(_fb_confidence(pair.f01, pair.f10), ft0)
-        w1 *= _sample(_fb_confidence(pair.f10, pair.f01), ft1)
     w0 = (w0 + np.float32(_WEIGHT_FLOOR)) * np.float32(1.0 - t)
     w1 = (w1 + np.float32(_WEIGHT_FLOOR)) * np.float32(t)
     if (fh, fw) != (h, w):
+        # scale the vectors while they are small, then upsample (bilinear) to the frame
         scale = np.array([w / fw, h / fh], np.float32)
-        ft0 = cv2.resize(ft0, (w, h), interpolation=cv2.INTER_LINEAR) * scale
-        ft1 = cv2.resize(ft1, (w, h), interpolation=cv2.INTER_LINEAR) * scale
+        ft0 = cv2.resize(ft0 * scale, (w, h), interpolation=cv2.INTER_LINEAR)
+        ft1 = cv2.resize(ft1 * scale, (w, h), interpolation=cv2.INTER_LINEAR)
         w0 = cv2.resize(w0, (w, h), interpolation=cv2.INTER_LINEAR)
         w1 = cv2.resize(w1, (w, h), interpolation=cv2.INTER_LINEAR)
     grid = _grid(h, w)
-    warp0 = cv2.remap(pair.f0, grid + ft0, None, _FINAL_INTERP, borderMode=cv2.BORDER_REPLICATE)
-    warp1 = cv2.remap(pair.f1, grid + ft1, None, _FINAL_INTERP, borderMode=cv2.BORDER_REPLICATE)
+    warp0 = cv2.remap(pair.f0, cv2.add(grid, ft0), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warp1 = cv2.remap(pair.f1, cv2.add(grid, ft1), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return cv2.blendLinear(warp0, warp1, w0, w1)
