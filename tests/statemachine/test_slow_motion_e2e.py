@@ -144,3 +144,12 @@ def test_api_submission_runs_through_the_same_state_machine(cloud, upload_clip, 
     status, again = cloud.api("POST", "/jobs", {"key": "library/clip.mov", "options": {"factor": 3, "compare": False}})
     assert status == 200 and again["jobId"] == job["jobId"] and again["status"] == "SUCCEEDED"
     assert set(again["outputs"]) == {"video"}
+
+
+def test_missing_endpoint_fails_the_job_with_what_to_do(cloud, upload_clip):
+    cloud.endpoint.deployed = False
+    desc = cloud.wait(cloud.start(cloud.upload(upload_clip, "uploads/clip.mp4")))
+    assert desc["status"] == "FAILED"
+    assert "POST /endpoint" in desc["cause"]
+    messages = cloud.operator_messages()
+    assert len(messages) == 1 and "POST /endpoint" in messages[0]["Message"]
