@@ -36,7 +36,8 @@ lint: $(DEV_STAMP)
 
 check-template: $(DEV_STAMP)
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/sam validate --lint --template-file template.yaml --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml --region us-east-1
+	$(BIN)/python tests/statemachine/lint_asl.py
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py

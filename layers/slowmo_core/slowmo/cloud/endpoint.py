@@ -158,7 +158,9 @@ def endpoint_config_spec(s: EndpointSettings, model_name: str) -> dict:
     if s.error_topic:
         notify["ErrorTopic"] = s.error_topic
     if notify:
-        notify["IncludeInferenceResponseIn"] = ["HTTP_PAYLOAD"]
+        # Our result JSON is a few hundred bytes (far under SNS's 128 KB cut-off): carrying it in the
+        # success notification saves the resume step an S3 read. Only these two values are valid.
+        notify["IncludeInferenceResponseIn"] = ["SUCCESS_NOTIFICATION_TOPIC"]
         output["NotificationConfig"] = notify
     body = {
         "ProductionVariants": [{
