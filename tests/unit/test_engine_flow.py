@@ -46,8 +46,8 @@ def test_name_and_interface(engine):
     assert engine.interpolate(a, b, []) == []
 
 
-@pytest.mark.parametrize("dx", [8, 16])
-def test_middle_frame_beats_crossfade(engine, dx):
+@pytest.mark.parametrize("dx,margin", [(8, 5.0), (16, 2.5)])
+def test_middle_frame_beats_crossfade(engine, dx, margin):
     h, w, sq, x0 = 96, 128, 32, 30
     a = _scene(h, w, sq, x0)
     b = _scene(h, w, sq, x0 + dx)
@@ -55,8 +55,8 @@ def test_middle_frame_beats_crossfade(engine, dx):
     (mid,) = engine.interpolate(a, b, [0.5])
     p_flow = psnr(mid, truth)
     p_fade = psnr(_crossfade(a, b), truth)
-    assert p_flow > p_fade + 5.0, (p_flow, p_fade)
-    assert p_flow > 25.0
+    assert p_flow > p_fade + margin, (p_flow, p_fade)
+    assert p_flow > 28.0
 
 
 def test_quarter_time_lands_at_quarter_position(engine):
@@ -220,4 +220,18 @@ def test_downscaled_flow_for_large_frames_beats_crossfade():
     b = _scene(h, w, sq, x0 + dx, seed=9)
     truth = _scene(h, w, sq, x0 + dx // 2, seed=9)
     (mid,) = FlowEngine(max_flow_side=96).interpolate(a, b, [0.5])
-    assert psnr(mid, truth) > psnr(_crossfade(a, b), truth) + 3.0
+    assert psnr(mid, truth) > psnr(_crossfade(a, b), truth) + 2.5
+
+
+def test_result_does_not_depend_on_thread_count():
+    a = _scene(72, 100, 24, 20, seed=4)
+    b = _scene(72, 100, 24, 31, seed=4)
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        one = FlowEngine().interpolate(a, b, [0.5])[0]
+        cv2.setNumThreads(2)
+        two = FlowEngine().interpolate(a, b, [0.5])[0]
+    finally:
+        cv2.setNumThreads(before)
+    assert np.array_equal(one, two)
