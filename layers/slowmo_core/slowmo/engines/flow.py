@@ -70,7 +70,7 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_QUALITY = "medium"
 
 _MIN_FLOW_SIDE = 32  # DIS refuses tiny images; smaller ones are padded for the flow
-_OCCLUSION_TAU = 2.0  # flow-reversal residual (work-grid pixels) at which a frame's weight falls to 1/e
+_OCCLUSION_TAU = 3.0  # flow-reversal residual (work-grid pixels) at which a frame's weight falls to 1/e
 _WEIGHT_FLOOR = 1e-3  # keeps both weights positive: plain temporal blend where both are occluded
 _OCC_ABS = 2.0  # work-grid pixels of forward-backward mismatch that mark a pixel occluded...
 _OCC_REL = 0.1  # ...plus this share of its flow's length
@@ -218,6 +218,9 @@ def _analyse(f0: np.ndarray, f1: np.ndarray, preset: Preset, max_side: int) -> _
         dis.setVariationalRefinementIterations(min(preset.refine_iters, _RETRY_REFINE))
         f01 = _fuse(f01, e01, flow(p0, p1, _coarse_search(p0, p1)), s0, s1)
         f10 = _fuse(f10, e10, flow(p1, p0, _coarse_search(p1, p0)), s1, s0)
+    # a 5x5 median removes isolated outliers of the patch search (standard flow post-processing)
+    f01 = cv2.medianBlur(f01, 5)
+    f10 = cv2.medianBlur(f10, 5)
     f01, f10 = _fill_occluded(f01, f10), _fill_occluded(f10, f01)
     return _Pair(f0=f0, f1=f1, f01=f01, f10=f10, inversion_iters=preset.inversion_iters)
 
