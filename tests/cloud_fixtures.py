@@ -318,6 +318,9 @@ class FakeAsyncEndpoint:
         self.success_topic = success_topic
         self.error_topic = error_topic
         self.fail = dict(fail or {})  # chunk index -> failureReason to report
+        # chunk index -> how many of its requests are lost (no output, no notification, like a request
+        # stuck until it expires); a negative count loses every request of that chunk
+        self.drop: dict[int, int] = {}
         self.delay = delay
         self.deployed = True
         self.requests: list[dict] = []
@@ -357,6 +360,12 @@ class FakeAsyncEndpoint:
             bucket, key = parse_s3_uri(input_location)
             request = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             index = request.get("chunk_index")
+            with self._lock:
+                lost = self.drop.get(index, 0)
+                if lost:
+                    self.drop[index] = lost - 1 if lost > 0 else lost
+            if lost:
+                return  # never answered: the state machine's callback timeout has to notice
             if index in self.fail:
                 raise _ModelFailure(self.fail[index])
             result = modelserver.handle_request(request, s3=s3)
@@ -435,7 +444,9 @@ class CloudStack:
         return self.clients[name]
 
     def create(self, monkeypatch, *, chunk_frames: int = 4, default_factor: int = 4, default_engine: str = "blend",
-               fail_chunks: dict[int, str] | None = None, map_concurrency: int | None = None) -> CloudStack:
+               fail_chunks: dict[int, str] | None = None, map_concurrency: int | None = None,
+               chunk_attempts: int = 1, chunk_timeout_seconds: int = 120, chunk_retry_delay_seconds: int = 0,
+               ) -> CloudStack:
         if map_concurrency is not None:
             self.map_concurrency = map_concurrency
         s3, ddb, sns, iam, lam, sfn = (self.client(n) for n in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions"))
@@ -473,7 +484,9 @@ class CloudStack:
 
         values = {f"{k}Arn": v for k, v in self.function_arns.items()}
         values.update({"JobsTableName": self.jobs_table, "WorkBucketName": self.work_bucket,
-                       "NotificationTopicArn": self.topics["NotificationTopic"], "MapConcurrency": str(self.map_concurrency)})
+                       "NotificationTopicArn": self.topics["NotificationTopic"], "MapConcurrency": str(self.map_concurrency),
+                       "ChunkAttempts": str(chunk_attempts), "ChunkTimeoutSeconds": str(chunk_timeout_seconds),
+                       "ChunkRetryDelaySeconds": str(chunk_retry_delay_seconds)})
         self.definition = substitute(values)
         self.state_machine_arn = sfn.create_state_machine(name=self.state_machine_name, definition=self.definition,
                                                           roleArn=role, type="STANDARD")["stateMachineArn"]

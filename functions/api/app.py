@@ -3,6 +3,10 @@
 POST /jobs      {"upload": {"filename": "clip.mp4"}}       -> a presigned PUT URL for the input bucket
 POST /jobs      {"key": "uploads/clip.mp4", "options": {...}} -> starts (or finds) the job, 202
 GET  /jobs/{id}                                              -> status, progress, outputs, error
+POST /jobs/{id}/retry                                        -> runs a FAILED job again, reusing finished chunks
+
+Bodies are JSON objects of at most 16 KiB with known fields only; anything else is a 400 with a message.
+Presigned URLs are never logged.
 """
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -13,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.api import presign_upload, submit_job
+from slowmo.cloud.api import ConflictError, parse_body, presign_upload, retry_job, submit_job
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore, job_view
 from slowmo.errors import InputError
@@ -32,11 +36,13 @@ def _store(settings: Settings) -> JobStore:
 @tracer.capture_method
 def post_job() -> Response:
     settings = Settings.from_env()
-    body = app.current_event.json_body or {}
-    if not isinstance(body, dict):
-        raise InputError("the request body must be a JSON object")
+    body = parse_body(app.current_event.decoded_body)
     if "upload" in body:
-        return Response(201, content_types.APPLICATION_JSON, presign_upload(settings, aws.presigner(), body["upload"]))
+        if set(body) != {"upload"}:
+            raise InputError("an upload request has only the field 'upload'")
+        presigned = presign_upload(settings, aws.presigner(), body["upload"])
+        logger.info("upload URL issued", key=presigned["upload"]["key"], expires_in=presigned["upload"]["expiresIn"])
+        return Response(201, content_types.APPLICATION_JSON, presigned)
     view, created = submit_job(settings, body, s3=aws.client("s3"), sfn=aws.client("stepfunctions"),
                                store=_store(settings))
     if created:
@@ -54,9 +60,21 @@ def get_job(job_id: str) -> dict:
     return job_view(item)
 
 
+@app.post("/jobs/<job_id>/retry")
+@tracer.capture_method
+def post_retry(job_id: str) -> Response:
+    settings = Settings.from_env()
+    view = retry_job(settings, job_id, sfn=aws.client("stepfunctions"), store=_store(settings))
+    if view is None:
+        raise NotFoundError(f"no job {job_id}")
+    logger.info("job retry started", job_id=job_id, execution=view["retry"]["executionName"])
+    return Response(202, content_types.APPLICATION_JSON, view)
+
+
 @app.exception_handler(InputError)
 def bad_request(err: InputError) -> Response:
-    return Response(400, content_types.APPLICATION_JSON, {"message": str(err)})
+    status = 409 if isinstance(err, ConflictError) else 400
+    return Response(status, content_types.APPLICATION_JSON, {"message": str(err)})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

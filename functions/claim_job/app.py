@@ -1,5 +1,9 @@
 """ClaimJob: the first state. Turns the execution's input (an upload's EventBridge event, or an API
-submission) into a job and claims it for this execution exactly once."""
+submission) into a job and claims it for this execution exactly once.
+
+An upload that can never be processed (object gone, empty, over the size limit, not a video, bad
+options) still becomes a job: it is claimed like any other and returned with ``rejected`` set to the
+reason, and the state machine records it FAILED and tells the operator."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -8,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore
-from slowmo.cloud.submission import request_for_execution
+from slowmo.cloud.submission import rejected_request, request_for_execution
+from slowmo.errors import InputError
 
 logger = Logger()
 tracer = Tracer()
@@ -20,14 +25,23 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_env()
-    request = request_for_execution(settings, event["input"], aws.client("s3"))
+    rejected = None
+    try:
+        request = request_for_execution(settings, event["input"], aws.client("s3"))
+    except InputError as err:
+        request = rejected_request(event["input"])
+        if request is None:
+            raise  # not an upload event at all: nothing to record a job for
+        rejected = str(err)
     claim = JobStore(settings.jobs_table, aws.resource("dynamodb")).claim(request, event["executionArn"])
     logger.append_keys(job_id=claim.job_id)
     if claim.claimed:
-        metrics.add_metric(name="JobsClaimed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="JobsRejected" if rejected else "JobsClaimed", unit=MetricUnit.Count, value=1)
+        if rejected:
+            logger.info("input rejected", reason=rejected)
     else:
         logger.info("duplicate trigger: job already belongs to another execution",
                     owner=claim.item.get("executionArn"))
         metrics.add_metric(name="DuplicateTriggers", unit=MetricUnit.Count, value=1)
     return {"jobId": claim.job_id, "claimed": claim.claimed, "source": request.source.to_dict(),
-            "options": request.options}
+            "options": request.options, "rejected": rejected if claim.claimed else None}

@@ -1,7 +1,8 @@
 """InterpolateChunk (waitForTaskToken): send one chunk to the SageMaker asynchronous endpoint.
 
 Stores InferenceId -> task token, then calls InvokeEndpointAsync with the chunk's request JSON in S3.
-The Map item stays paused until ResumeFunction hands SageMaker's notification back."""
+The Map item stays paused until ResumeFunction hands SageMaker's notification back. A chunk whose
+output is already in the work bucket (re-run of a failed job) is completed at once instead."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,7 +36,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         runtime=aws.client("sagemaker-runtime"),
         invocation_timeout_seconds=settings.invocation_timeout_seconds,
         request_ttl_seconds=settings.request_ttl_seconds,
+        sfn=aws.client("stepfunctions"),
     )
+    if submitted.get("reused"):
+        metrics.add_metric(name="ChunksReused", unit=MetricUnit.Count, value=1)
+        logger.info("chunk output already there: not sent again")
+        return submitted
     metrics.add_metric(name="ChunksSubmitted", unit=MetricUnit.Count, value=1)
-    logger.info("chunk submitted", inference_id=submitted["inferenceId"])
+    logger.info("chunk submitted", inference_id=submitted["inferenceId"], attempt=event.get("attempt", 1))
     return submitted

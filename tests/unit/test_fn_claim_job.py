@@ -71,6 +71,29 @@ def test_api_submission_is_claimed_as_given(cloud):
     ("uploads/clip.mp4", {"slowmo-audio": "loud"}, "audio"),
     ("uploads/readme.txt", None, "not a video"),
 ])
-def test_bad_uploads_raise_one_line_input_errors(cloud, key, metadata, message):
-    with pytest.raises(InputError, match=message):
-        _claim(_upload(cloud, key, metadata))
+def test_bad_uploads_become_rejected_jobs_claimed_once(cloud, key, metadata, message):
+    event = _upload(cloud, key, metadata)
+    claim = _claim(event)
+    assert claim["claimed"] is True and message in claim["rejected"]
+    item = cloud.client("dynamodb").get_item(TableName=cloud.jobs_table, Key={"jobId": {"S": claim["jobId"]}})["Item"]
+    assert item["source"]["M"]["key"]["S"] == key
+    duplicate = _claim(event, "arn:aws:states:us-east-1:123456789012:execution:slowmo-slow-motion:e2")
+    assert duplicate["jobId"] == claim["jobId"] and not duplicate["claimed"] and duplicate["rejected"] is None
+
+
+def test_empty_and_missing_objects_are_rejected(cloud, monkeypatch):
+    s3 = cloud.client("s3")
+    s3.put_object(Bucket=cloud.input_bucket, Key="uploads/empty.mp4", Body=b"")
+    head = s3.head_object(Bucket=cloud.input_bucket, Key="uploads/empty.mp4")
+    empty = eventbridge_object_created(cloud.input_bucket, "uploads/empty.mp4", size=0, etag=head["ETag"],
+                                       version_id=head["VersionId"])
+    assert "empty (0 bytes)" in _claim(empty)["rejected"]
+    gone = eventbridge_object_created(cloud.input_bucket, "uploads/gone.mp4", size=5, etag="abc", version_id=None)
+    assert "does not exist" in _claim(gone)["rejected"]
+    monkeypatch.setenv("SLOWMO_MAX_FILE_BYTES", "5")
+    assert "limit" in _claim(_upload(cloud, "uploads/big.mp4"))["rejected"]
+
+
+def test_input_that_names_no_object_still_raises(cloud):
+    with pytest.raises(InputError, match="Object Created"):
+        _claim({"detail-type": "Something Else", "detail": {}})

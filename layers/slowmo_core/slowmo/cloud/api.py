@@ -12,24 +12,64 @@ from ..errors import InputError
 from .config import Settings
 from .jobs import JobStore, job_view
 from .layout import parse_s3_uri
-from .submission import SourceObject, head_source, is_video_key, request_from_api
+from .submission import (
+    JobRequest,
+    SourceObject,
+    check_source_size,
+    head_source,
+    is_video_key,
+    request_from_api,
+)
 
 API_UPLOAD_PREFIX = "api-uploads/"  # not watched by the upload rule: the client submits explicitly
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_BODY_BYTES = 16 * 1024  # a job request is a few hundred bytes; anything much larger is refused
+JOB_FIELDS = ("key", "bucket", "source", "versionId", "options", "clientToken")
+UPLOAD_FIELDS = ("filename",)
+MAX_PRESIGN_SECONDS = 900
+
+
+class ConflictError(InputError):
+    """The request is well formed but the job is not in a state that allows it (HTTP 409)."""
+
+
+def parse_body(raw: str | None) -> dict[str, Any]:
+    """The request body as a JSON object: at most MAX_BODY_BYTES, valid JSON, an object."""
+    if raw is None or raw == "":
+        return {}
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise InputError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise InputError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InputError("the request body must be a JSON object")
+    return body
+
+
+def _no_unknown_fields(body: dict[str, Any], known: tuple[str, ...], where: str = "") -> None:
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise InputError(f"unknown field {where}{unknown[0]!r}; known: {', '.join(known)}")
 
 
 def presign_upload(settings: Settings, s3, upload: dict[str, Any]) -> dict[str, Any]:
     """A short-lived presigned PUT URL for one video file in the input bucket (at most 5 GB)."""
-    filename = posixpath.basename(str((upload or {}).get("filename") or ""))
+    if not isinstance(upload, dict):
+        raise InputError("'upload' must be a JSON object like {\"filename\": \"clip.mp4\"}")
+    _no_unknown_fields(upload, UPLOAD_FIELDS, "upload.")
+    filename = posixpath.basename(str(upload.get("filename") or ""))
     safe = _SAFE_NAME.sub("_", filename).strip("._") or ""
     if not is_video_key(safe):
         raise InputError("upload.filename must name a video file (.mp4, .mov, .m4v, .mkv, .webm, .avi)")
     key = f"{API_UPLOAD_PREFIX}{uuid.uuid4().hex}/{safe}"
+    expires = min(int(settings.upload_url_seconds), MAX_PRESIGN_SECONDS)  # short-lived, whatever is configured
     url = s3.generate_presigned_url(
-        "put_object", Params={"Bucket": settings.input_bucket, "Key": key}, ExpiresIn=settings.upload_url_seconds
+        "put_object", Params={"Bucket": settings.input_bucket, "Key": key}, ExpiresIn=expires
     )
     return {"upload": {"url": url, "method": "PUT", "bucket": settings.input_bucket, "key": key,
-                       "expiresIn": settings.upload_url_seconds},
+                       "expiresIn": expires},
             "next": {"method": "POST", "path": "/jobs", "body": {"key": key}}}
 
 
@@ -48,11 +88,13 @@ def _source_from_body(settings: Settings, body: dict[str, Any]) -> SourceObject:
 def submit_job(settings: Settings, body: dict[str, Any], *, s3, sfn, store: JobStore) -> tuple[dict[str, Any], bool]:
     """Validate, record and start a job. Submitting the same video with the same options again
     returns the existing job (pass a new clientToken to run it again). Returns (job view, created)."""
+    _no_unknown_fields(body, JOB_FIELDS + ("upload",))
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise InputError("'options' must be a JSON object")
     token = body.get("clientToken")
     source, _metadata = head_source(s3, _source_from_body(settings, body))
+    check_source_size(source)
     request = request_from_api(settings, source, options, str(token) if token else None)
     item, created = store.create(request)
     if not item.get("executionArn") and item.get("status") not in ("SUCCEEDED", "FAILED"):
@@ -62,3 +104,21 @@ def submit_job(settings: Settings, body: dict[str, Any], *, s3, sfn, store: JobS
         except sfn.exceptions.ExecutionAlreadyExists:
             pass  # started by an earlier call; the claim binds it
     return job_view(item), created
+
+
+def retry_job(settings: Settings, job_id: str, *, sfn, store: JobStore) -> dict[str, Any] | None:
+    """Run a FAILED job again: a new execution takes the job over and reuses every chunk whose
+    output is already in the work bucket. None if there is no such job."""
+    item = store.get(job_id)
+    if item is None:
+        return None
+    if item.get("status") != "FAILED":
+        raise ConflictError(f"job {job_id} is {item.get('status')}; only a FAILED job can be retried")
+    request = JobRequest(SourceObject.from_dict(item["source"]), dict(item.get("options") or {}),
+                         str(item.get("trigger") or "api"), None, job_id, rerun=True)
+    name = f"{job_id}-retry-{uuid.uuid4().hex[:12]}"
+    sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name,
+                        input=json.dumps({"jobRequest": request.to_dict()}))
+    view = job_view(item)
+    view["retry"] = {"executionName": name}
+    return view

@@ -119,13 +119,22 @@ def submit_chunk(
     invocation_timeout_seconds: int = 900,
     request_ttl_seconds: int = 6 * 3600,
     fps: str | None = None,
+    sfn=None,
 ) -> dict[str, Any]:
-    """Write the request, remember the token, call InvokeEndpointAsync. Returns a small summary."""
+    """Write the request, remember the token, call InvokeEndpointAsync. Returns a small summary.
+
+    A chunk whose output already exists for exactly this request (a re-run of a failed job, or a
+    retry after a lost notification) is not sent again: with ``sfn`` given, the waiting task is
+    completed at once with SendTaskSuccess."""
     from botocore.exceptions import ClientError
 
     index = int(chunk["index"])
     request = build_chunk_request(layout, chunk, options, fps)
     request_key = layout.chunk_request_key(index)
+    if sfn is not None and finished_output(s3, layout, index, request):
+        output = {"inferenceId": f"reused-{layout.job_id}-{index:05d}", "chunk": index, "reused": True}
+        sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+        return {**output, "outputLocation": s3_uri(layout.work_bucket, layout.chunk_output_key(index))}
     inference_id = new_inference_id(layout.job_id, index)
     try:
         s3.put_object(
@@ -152,6 +161,23 @@ def submit_chunk(
             ) from err
         raise
     return {"inferenceId": inference_id, "chunk": index, "outputLocation": resp.get("OutputLocation")}
+
+
+def finished_output(s3, layout: JobLayout, index: int, request: dict[str, Any]) -> bool:
+    """True when this chunk's output object exists and was made for the same request (same input
+    frames, factor, engine): the model server writes it in one PUT, so present means complete."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=layout.work_bucket, Key=layout.chunk_output_key(index))
+        previous = json.loads(s3.get_object(Bucket=layout.work_bucket, Key=layout.chunk_request_key(index))["Body"].read())
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound", "403", "AccessDenied"}:
+            return False
+        raise
+    except ValueError:
+        return False
+    return previous == request
 
 
 # -- SageMaker's notification --------------------------------------------------------------------

@@ -67,8 +67,10 @@ def job_failure_reason(item: dict[str, Any] | None, error: dict[str, Any] | None
     Distributed Map only says its failure threshold was exceeded), else the caught error."""
     item = item or {}
     if item.get("chunkError"):
+        attempts = int(item.get("failedAttempts") or 1)
+        tail = f" (after {attempts} attempts)" if attempts > 1 else ""
         return failure_reason_line(f"chunk {item.get('failedChunk', '?')}: "
-                                   + failure_reason(item["chunkError"], item.get("chunkCause")))
+                                   + failure_reason(item["chunkError"], item.get("chunkCause")) + tail)
     error = error or {}
     return failure_reason(error.get("Error"), error.get("Cause"))
 
@@ -128,25 +130,33 @@ class JobStore:
 
         now = _now()
         names = {"#s": "status", "#src": "source", "#o": "options", "#t": "trigger", "#x": "executionArn"}
+        values = {
+            ":arn": execution_arn,
+            ":running": RUNNING,
+            ":src": request.source.to_dict(),
+            ":opt": _dynamo(request.options),
+            ":trigger": request.trigger,
+            ":now": now,
+            ":zero": 0,
+        }
+        update = ("SET #x = :arn, #s = :running, #src = if_not_exists(#src, :src), #o = if_not_exists(#o, :opt), "
+                  "#t = if_not_exists(#t, :trigger), createdAt = if_not_exists(createdAt, :now), updatedAt = :now, "
+                  "chunksDone = if_not_exists(chunksDone, :zero)")
+        condition = "attribute_not_exists(#x) OR #x = :arn"
+        if request.rerun:
+            # a re-run takes over a FAILED job only: progress restarts, the old outcome is cleared
+            update = update.replace("chunksDone = if_not_exists(chunksDone, :zero)", "chunksDone = :zero")
+            update += (" REMOVE failureReason, finishedAt, outputs, chunkError, chunkCause, failedChunk, "
+                       "failedAttempts, chunksTotal")
+            condition = "attribute_not_exists(#x) OR #x = :arn OR #s = :failed"
+            values[":failed"] = FAILED
         try:
             resp = self.table.update_item(
                 Key={"jobId": request.job_id},
-                UpdateExpression=(
-                    "SET #x = :arn, #s = :running, #src = if_not_exists(#src, :src), #o = if_not_exists(#o, :opt), "
-                    "#t = if_not_exists(#t, :trigger), createdAt = if_not_exists(createdAt, :now), updatedAt = :now, "
-                    "chunksDone = if_not_exists(chunksDone, :zero)"
-                ),
-                ConditionExpression="attribute_not_exists(#x) OR #x = :arn",
+                UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    ":arn": execution_arn,
-                    ":running": RUNNING,
-                    ":src": request.source.to_dict(),
-                    ":opt": _dynamo(request.options),
-                    ":trigger": request.trigger,
-                    ":now": now,
-                    ":zero": 0,
-                },
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
             return ClaimResult(request.job_id, True, _plain(resp["Attributes"]))

@@ -142,6 +142,20 @@ def extract(
     }
 
 
+def _has_object(s3, bucket: str, key: str, metadata: dict[str, str]) -> bool:
+    """The object exists and carries this metadata (what it was made from)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    found = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+    return all(found.get(k) == v for k, v in metadata.items())
+
+
 # -- encode one chunk -----------------------------------------------------------------------------
 def _color(plan: dict[str, Any]):
     from ..probe import ColorTags
@@ -171,6 +185,10 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
            "preset": options.get("preset", "medium"), "color": _color(plan)}
     expected = (int(chunk["end"]) - int(chunk["start"])) * factor + 1
     skip = 1 if index > 0 else 0
+    kinds = ["video"] + (["compare"] if options.get("compare") else [])
+    stamp = {"slowmo-chunk": f"{int(chunk['start'])}-{int(chunk['end'])}x{factor}"}
+    if all(_has_object(s3, layout.work_bucket, layout.segment_key(index, kind), stamp) for kind in kinds):
+        return {"chunk": index, "frames": expected - skip, "reused": True}  # a re-run: encoded before
     tmp = tempfile.mkdtemp(prefix="slowmo-encode-", dir=workdir)
     try:
         out_chunk = os.path.join(tmp, "output" + chunkio.EXTENSION)
@@ -206,9 +224,10 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
                 compare_writer.__exit__(None, None, None)
         if count != expected:
             raise InputError(f"chunk {index}: the model returned {count} frames, expected {expected}")
-        s3.upload_file(video_path, layout.work_bucket, layout.segment_key(index, "video"))
+        s3.upload_file(video_path, layout.work_bucket, layout.segment_key(index, "video"), ExtraArgs={"Metadata": stamp})
         if sources is not None:
-            s3.upload_file(compare_path, layout.work_bucket, layout.segment_key(index, "compare"))
+            s3.upload_file(compare_path, layout.work_bucket, layout.segment_key(index, "compare"),
+                           ExtraArgs={"Metadata": stamp})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"chunk": index, "frames": count - skip}
@@ -225,13 +244,25 @@ def _concat(segment_paths: list[str], out_path: str, listing: str) -> None:
                 "-c", "copy", "-movflags", "+faststart", "-y", out_path])
 
 
-def _publish(s3, local: str, bucket: str, final_key: str, temp_key: str) -> str:
-    """Upload under a temporary key, then copy into place: a reader never sees a partial object."""
-    s3.upload_file(local, bucket, temp_key, ExtraArgs={"ContentType": "video/mp4"})
-    s3.copy({"Bucket": bucket, "Key": temp_key}, bucket, final_key, ExtraArgs={"ContentType": "video/mp4",
-                                                                               "MetadataDirective": "REPLACE"})
-    s3.delete_object(Bucket=bucket, Key=temp_key)
-    return s3_uri(bucket, final_key)
+def publish_all(s3, bucket: str, staged: list[tuple[str, str]]) -> None:
+    """Publish objects already uploaded under temporary keys: ``staged`` is [(temp_key, final_key)].
+
+    Every output was uploaded whole under tmp/ first; only then is each copied into place. If any
+    copy fails, the outputs already published are deleted again, so a failed job leaves nothing
+    under outputs/ (and nothing under tmp/: the temporary objects are always removed)."""
+    published: list[str] = []
+    try:
+        for temp_key, final_key in staged:
+            s3.copy({"Bucket": bucket, "Key": temp_key}, bucket, final_key,
+                    ExtraArgs={"ContentType": "video/mp4", "MetadataDirective": "REPLACE"})
+            published.append(final_key)
+    except BaseException:
+        for final_key in published:
+            s3.delete_object(Bucket=bucket, Key=final_key)
+        raise
+    finally:
+        for temp_key, _ in staged:
+            s3.delete_object(Bucket=bucket, Key=temp_key)
 
 
 def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, Any]:
@@ -249,6 +280,7 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
     keep_audio = bool(info.get("has_audio")) and options.get("audio", "stretch") != "drop"
     kinds = ["video"] + (["compare"] if options.get("compare") else [])
     outputs: dict[str, str] = {}
+    staged: list[tuple[str, str]] = []
     tmp = tempfile.mkdtemp(prefix="slowmo-assemble-", dir=workdir)
     try:
         source_local = None
@@ -274,9 +306,16 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
                 os.remove(joined)
             final_key = layout.output_key(source["key"], factor, "video" if kind == "video" else "compare")
             name = "video" if kind == "video" else "comparison"
-            outputs[name] = _publish(s3, final_local, layout.output_bucket, final_key, layout.temporary_key(final_key))
+            temp_key = layout.temporary_key(final_key)
+            staged.append((temp_key, final_key))  # before the upload: a failed upload is cleaned up too
+            s3.upload_file(final_local, layout.output_bucket, temp_key, ExtraArgs={"ContentType": "video/mp4"})
+            outputs[name] = s3_uri(layout.output_bucket, final_key)
             os.remove(final_local)
+        publish_all(s3, layout.output_bucket, staged)
+        staged = []
     finally:
+        for temp_key, _ in staged:  # failed before publishing: no half-written output stays behind
+            s3.delete_object(Bucket=layout.output_bucket, Key=temp_key)
         shutil.rmtree(tmp, ignore_errors=True)
     return {"outputs": outputs, "outputFrames": timeline.output_frames,
             "outputDuration": round(timeline.output_duration, 3)}

@@ -63,6 +63,7 @@ class JobRequest:
     trigger: str = "upload"  # or "api"
     client_token: str | None = None
     given_job_id: str | None = None  # set when read back from an API submission
+    rerun: bool = False  # POST /jobs/{id}/retry: take over a FAILED job, reusing its finished chunks
 
     @property
     def job_id(self) -> str:
@@ -72,12 +73,14 @@ class JobRequest:
         d = {"jobId": self.job_id, "source": self.source.to_dict(), "options": self.options, "trigger": self.trigger}
         if self.client_token:
             d["clientToken"] = self.client_token
+        if self.rerun:
+            d["rerun"] = True
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobRequest:
         return cls(SourceObject.from_dict(d["source"]), dict(d["options"]), d.get("trigger", "api"), d.get("clientToken"),
-                   d.get("jobId"))
+                   d.get("jobId"), bool(d.get("rerun")))
 
 
 def job_id_for(source: SourceObject, options: dict[str, Any], client_token: str | None = None) -> str:
@@ -225,10 +228,36 @@ def head_source(s3, source: SourceObject) -> tuple[SourceObject, dict[str, str]]
     raise InputError(f"s3://{source.bucket}/{source.key} does not exist (deleted before processing?)") from last_error
 
 
+def check_source_size(source: SourceObject, limits=None) -> None:
+    """Refuse, before any download, an empty object or one over the configured file size limit
+    (slowmo.limits: the same SLOWMO_MAX_FILE_BYTES the CLI reads)."""
+    from ..limits import Limits
+
+    name = posixpath.basename(source.key) or source.key
+    if source.size == 0:
+        raise InputError(f"{name}: the object is empty (0 bytes)")
+    if source.size is not None:
+        (limits or Limits.from_env()).check_file_size(int(source.size), name)
+
+
 def request_for_execution(settings: Settings, execution_input: dict[str, Any], s3) -> JobRequest:
     """The job an execution was started for: an API submission ({"jobRequest": ...}) or the
     EventBridge 'Object Created' event of an upload."""
     if "jobRequest" in execution_input:
         return JobRequest.from_dict(execution_input["jobRequest"])
     source, metadata = head_source(s3, source_from_eventbridge(execution_input))
+    check_source_size(source)
     return request_from_upload(settings, source, metadata)
+
+
+def rejected_request(execution_input: dict[str, Any]) -> JobRequest | None:
+    """The job to record as FAILED when an upload cannot be accepted (object gone, empty, not a video,
+    bad options): keyed on the object alone, so a duplicate event finds the same job. None when the
+    input does not even name an object (then there is no job to report on)."""
+    if "jobRequest" in execution_input:
+        return JobRequest.from_dict(execution_input["jobRequest"])
+    try:
+        source = source_from_eventbridge(execution_input)
+    except InputError:
+        return None
+    return JobRequest(source, {}, "upload", "rejected")
