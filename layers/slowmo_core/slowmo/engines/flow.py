@@ -91,7 +91,11 @@ class FlowEngine:
 
     Options (all keyword, all optional):
 
-    * ``quality``: ``"fast"``, ``"medium"`` (default) or ``"high"``.
+    * ``quality``: ``"medium"`` (default: best measured quality, >= 3x ffmpeg
+      minterpolate's speed on 2 cores), ``"fast"`` (no variational refinement,
+      flow at <= 480 px: ~0.15 dB lower) or ``"high"`` (denser DIS flow: finer
+      motion boundaries on small fast objects, but no better on real clips and
+      3-5x slower; see benchmarks/README-flow.md).
     * ``max_flow_side``: longest side in pixels at which the flow is estimated;
       larger frames are downscaled for the flow only (the warp is always at full
       resolution).  Overrides the preset's value; at least 32.
