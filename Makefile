@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_WORKERS ?= 2
+# checkov pins libraries the dev tools also pin, so it lives in a venv of its own (inside .venv: ignored, and
+# `make clean` removes it)
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: demo test lint check-template check-asl unit bench clean
 
@@ -20,6 +24,10 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
+$(CHECKOV): | $(BIN)/python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+
 ## demo: render a sample clip, slow it down 8x with the flow engine, write a side-by-side comparison
 demo: $(RUN_STAMP)
 	$(BIN)/slowmo sample out/demo-source.mp4 --seconds 3 --size 640x360 --fps 24
@@ -34,8 +42,9 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check layers functions model tests benchmarks
 	@if [ -f template.yaml ]; then $(MAKE) --no-print-directory check-template; fi
 
-check-template: $(DEV_STAMP)
+check-template: $(DEV_STAMP) $(CHECKOV)
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml --region us-east-1
 	$(BIN)/python tests/statemachine/lint_asl.py
 
