@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -55,82 +56,96 @@ def extract(
 ) -> dict[str, Any]:
     """Download the source, probe it, cut it into lossless chunk files in the work bucket, and write
     plan.json and the manifest (a JSON array the Distributed Map reads). Returns a small summary."""
+    from ..options import JobOptions
+
+    opts = JobOptions.from_dict(dict(options))
+    tmp = tempfile.mkdtemp(prefix="slowmo-extract-", dir=workdir)
+    local = os.path.join(tmp, "source" + os.path.splitext(source["key"])[1].lower())
+    try:
+        return _extract(s3=s3, layout=layout, source=source, options=options, opts=opts, chunk_frames=chunk_frames,
+                        tmp=tmp, local=local, upload_workers=upload_workers)
+    except InputError as err:
+        # name the user's object, not the local copy, in the reason the job reports
+        raise InputError(str(err).replace(local, source["key"]).replace(os.path.basename(local),
+                                                                        posixpath.basename(source["key"]))) from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], opts, chunk_frames: int,
+             tmp: str, local: str, upload_workers: int) -> dict[str, Any]:
     from .. import chunkio
     from ..chunks import plan_chunks
     from ..decode import read_frames
     from ..limits import Limits
-    from ..options import JobOptions
     from ..pipeline import check_input
     from ..probe import probe
 
-    opts = JobOptions.from_dict(dict(options))
-    tmp = tempfile.mkdtemp(prefix="slowmo-extract-", dir=workdir)
-    try:
-        local = os.path.join(tmp, "source" + os.path.splitext(source["key"])[1].lower())
-        extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
-        s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
-        info = probe(local)
-        warnings = check_input(info, opts, Limits.from_env())
-        planned = plan_chunks(info.frame_count, chunk_frames)
-        fps = info.fps
+    extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
+    s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
+    info = probe(local)
+    warnings = check_input(info, opts, Limits.from_env())
+    planned = plan_chunks(info.frame_count, chunk_frames)
+    fps = info.fps
 
-        def store(index: int, start: int, end: int, frames: list) -> dict[str, Any]:
-            path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
-            written = chunkio.write_chunk(frames, path, fps)
-            key = layout.chunk_input_key(index)
-            s3.upload_file(path, layout.work_bucket, key)
-            os.remove(path)
-            return {"index": index, "start": start, "end": end, "frames": written.frame_count}
+    def store(index: int, start: int, end: int, frames: list) -> dict[str, Any]:
+        path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
+        written = chunkio.write_chunk(frames, path, fps)
+        key = layout.chunk_input_key(index)
+        s3.upload_file(path, layout.work_bucket, key)
+        os.remove(path)
+        return {"index": index, "start": start, "end": end, "frames": written.frame_count}
 
-        futures = []
-        decoded = 0
-        finished = False
-        with ThreadPoolExecutor(max_workers=upload_workers) as pool:
-            buffer: list = []
-            chunk_iter = iter(planned)
-            current = next(chunk_iter)
-            for frame_no, frame in enumerate(read_frames(info, fps=info.fps if info.is_vfr else None)):
-                decoded = frame_no + 1
-                buffer.append(frame)
-                if frame_no < current.end:
-                    continue
-                futures.append(pool.submit(store, len(futures), current.start, current.end, buffer))
-                buffer = [frame]  # consecutive chunks share their boundary frame
-                current = next(chunk_iter, None)
-                if current is None:
-                    finished = True
-                    break
-                # bounded memory: at most 2 x workers chunks of frames wait for their upload
-                pending = [f for f in futures if not f.done()]
-                if len(pending) > 2 * upload_workers:
-                    pending[0].result()
-            if not finished and len(buffer) >= 2:
-                # the decoder gave fewer frames than the container announced: close the last chunk early
-                futures.append(pool.submit(store, len(futures), current.start, decoded - 1, buffer))
-            items = [f.result() for f in futures]
-        if not items:
-            raise InputError(f"{os.path.basename(source['key'])}: fewer than 2 frames could be decoded")
-        source_frames = items[-1]["end"] + 1
-        factor = int(opts.factor)
-        output_fps = opts.fps or fps
-        plan = {
-            "jobId": layout.job_id,
-            "source": source,
-            "options": options,
-            "video": info.to_dict(),
-            "fps": _rate(fps),
-            "outputFps": _rate(Fraction(output_fps)),
-            "chunkFrames": chunk_frames,
-            "chunkCount": len(items),
-            "sourceFrames": source_frames,
-            "outputFrames": (source_frames - 1) * factor + 1,
-            "warnings": warnings,
-        }
-        manifest = [{"index": it["index"], "start": it["start"], "end": it["end"]} for it in items]
-        _put_json(s3, layout.work_bucket, layout.plan_key, plan)
-        _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    futures = []
+    decoded = 0
+    finished = False
+    with ThreadPoolExecutor(max_workers=upload_workers) as pool:
+        buffer: list = []
+        chunk_iter = iter(planned)
+        current = next(chunk_iter)
+        frames = read_frames(info, fps=info.fps if info.is_vfr else None)
+        for frame_no, frame in enumerate(frames):
+            decoded = frame_no + 1
+            buffer.append(frame)
+            if frame_no < current.end:
+                continue
+            futures.append(pool.submit(store, len(futures), current.start, current.end, buffer))
+            buffer = [frame]  # consecutive chunks share their boundary frame
+            current = next(chunk_iter, None)
+            if current is None:
+                finished = True
+                break
+            # bounded memory: at most 2 x workers chunks of frames wait for their upload
+            pending = [f for f in futures if not f.done()]
+            if len(pending) > 2 * upload_workers:
+                pending[0].result()
+        for _extra in frames:
+            pass  # read to the end: only then does the decoder report a corrupt or truncated stream
+        if not finished and len(buffer) >= 2:
+            # the decoder gave fewer frames than the container announced: close the last chunk early
+            futures.append(pool.submit(store, len(futures), current.start, decoded - 1, buffer))
+        items = [f.result() for f in futures]
+    if not items:
+        raise InputError(f"{os.path.basename(source['key'])}: fewer than 2 frames could be decoded")
+    source_frames = items[-1]["end"] + 1
+    factor = int(opts.factor)
+    output_fps = opts.fps or fps
+    plan = {
+        "jobId": layout.job_id,
+        "source": source,
+        "options": options,
+        "video": info.to_dict(),
+        "fps": _rate(fps),
+        "outputFps": _rate(Fraction(output_fps)),
+        "chunkFrames": chunk_frames,
+        "chunkCount": len(items),
+        "sourceFrames": source_frames,
+        "outputFrames": (source_frames - 1) * factor + 1,
+        "warnings": warnings,
+    }
+    manifest = [{"index": it["index"], "start": it["start"], "end": it["end"]} for it in items]
+    _put_json(s3, layout.work_bucket, layout.plan_key, plan)
+    _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
     return {
         "manifest": {"Bucket": layout.work_bucket, "Key": layout.manifest_key},
         "chunkCount": plan["chunkCount"],
