@@ -1,0 +1,173 @@
+"""Faults, on the real state machine (moto's interpreter) with the real handlers: lost and failing
+inferences are retried ChunkAttempts times with the callback timeout from ChunkTimeoutSeconds, a crashed
+Extract is retried without duplicating chunks, duplicate notifications are harmless, and a failed job
+re-run reuses the chunks that finished."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+
+import pytest
+from cloud_fixtures import FakeContext, load_handler, running_stack, sns_event
+
+pytestmark = pytest.mark.slow
+
+FRAMES = 10  # chunk_frames=4 -> chunks 0-3, 3-6, 6-9
+
+
+@pytest.fixture
+def clip(make_clip):
+    return make_clip("cloud-faults", width=64, height=48, fps=12, frames=FRAMES, audio=False)
+
+
+def start_stack(monkeypatch, stack, **kw):
+    return running_stack(monkeypatch, stack, chunk_frames=4, default_factor=4, **kw)
+
+
+def requests_for(cloud, index: int, since: int = 0) -> int:
+    return sum(1 for r in cloud.endpoint.requests[since:] if r["inferenceId"].split("-")[-2] == f"{index:05d}")
+
+
+def chunks_requested(cloud, since: int = 0) -> set[int]:
+    return {int(r["inferenceId"].split("-")[-2]) for r in cloud.endpoint.requests[since:]}
+
+
+def job_of(cloud) -> dict:
+    job_id = cloud.client("dynamodb").scan(TableName=cloud.jobs_table)["Items"][0]["jobId"]["S"]
+    status, job = cloud.api("GET", f"/jobs/{job_id}", resource="/jobs/{jobId}", path_parameters={"jobId": job_id})
+    assert status == 200
+    return job
+
+
+def work_keys(cloud, suffix: str) -> list[str]:
+    pages = cloud.client("s3").get_paginator("list_objects_v2").paginate(Bucket=cloud.work_bucket, Prefix="jobs/")
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(suffix))
+
+
+def test_lost_notification_times_out_and_the_chunk_is_tried_again(monkeypatch, clip):
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack, chunk_attempts=2, chunk_timeout_seconds=2)
+        cloud.endpoint.drop[1] = 1  # chunk 1's first request is never answered
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors)
+        assert requests_for(cloud, 1) == 2 and requests_for(cloud, 0) == 1 and requests_for(cloud, 2) == 1
+        job = job_of(cloud)
+        assert job["status"] == "SUCCEEDED" and job["progress"]["chunksDone"] == 3
+
+
+def test_chunk_that_never_answers_fails_the_job_naming_it(monkeypatch, clip):
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack, chunk_attempts=2, chunk_timeout_seconds=1)
+        cloud.endpoint.drop[2] = -1  # every request of chunk 2 is lost
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "FAILED"
+        assert requests_for(cloud, 2) == 2  # ChunkAttempts
+        job = job_of(cloud)
+        assert job["status"] == "FAILED"
+        assert job["error"].startswith("chunk 2: States.Timeout")
+        assert "no answer from the endpoint within 1 s" in job["error"] and "(after 2 attempts)" in job["error"]
+        messages = cloud.operator_messages()
+        assert len(messages) == 1 and job["error"] in messages[0]["Message"]
+        assert not cloud.client("s3").list_objects_v2(Bucket=cloud.output_bucket).get("Contents")
+
+
+def test_failing_chunk_is_retried_then_named_and_a_rerun_reuses_finished_chunks(monkeypatch, clip):
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack, chunk_attempts=3,
+                            fail_chunks={1: "ModelError: CUDA out of memory while interpolating"})
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "FAILED"
+        assert requests_for(cloud, 1) == 3
+        job = job_of(cloud)
+        assert job["error"].startswith("chunk 1: InferenceFailed: ModelError: CUDA out of memory")
+        assert job["error"].endswith("(after 3 attempts)")
+        assert not cloud.client("s3").list_objects_v2(Bucket=cloud.output_bucket).get("Contents")
+        cloud.operator_messages()
+
+        # the model is fixed; run the failed job again
+        finished = {int(k.split("/")[3]) for k in work_keys(cloud, "/output.chunk")}
+        assert finished and 1 not in finished  # other chunks did finish before the job failed
+        cloud.endpoint.fail.clear()
+        before = len(cloud.endpoint.requests)
+        status, answer = cloud.api("POST", f"/jobs/{job['jobId']}/retry", resource="/jobs/{jobId}/retry",
+                                   path_parameters={"jobId": job["jobId"]})
+        assert status == 202, answer
+        arn = cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + answer["retry"]["executionName"]
+        rerun = cloud.wait(arn)
+        assert rerun["status"] == "SUCCEEDED", (rerun.get("cause"), cloud.lambdas.errors)
+        # InvokeEndpointAsync only for the chunks that had no output
+        assert chunks_requested(cloud, before) == {0, 1, 2} - finished
+        job = job_of(cloud)
+        assert job["status"] == "SUCCEEDED" and "error" not in job and set(job["outputs"]) == {"video", "comparison"}
+        assert job["progress"] == {"chunksDone": 3, "chunksTotal": 3, "percent": 100.0}
+        messages = cloud.operator_messages()
+        assert len(messages) == 1 and "SUCCEEDED" in messages[0]["Message"]
+        # a job that succeeded cannot be "retried"
+        status, _ = cloud.api("POST", f"/jobs/{job['jobId']}/retry", resource="/jobs/{jobId}/retry",
+                              path_parameters={"jobId": job["jobId"]})
+        assert status == 409
+
+
+class _LambdaTimeout(Exception):
+    pass
+
+
+_LambdaTimeout.__name__ = "Sandbox.Timedout"  # the errorType Lambda reports when a function times out
+
+
+def test_extract_timeout_is_retried_without_duplicating_chunks(monkeypatch, clip):
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack)
+        real = load_handler("extract")
+        attempts = []
+
+        def times_out_once(event, context):
+            attempts.append(event["jobId"])
+            result = real(event, context)  # every chunk written...
+            if len(attempts) == 1:
+                raise _LambdaTimeout("Task timed out after 900.00 seconds")  # ...then killed before returning
+            return result
+
+        cloud.lambdas.overrides["ExtractFunction"] = times_out_once
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors)
+        assert len(attempts) == 2
+        job_id = attempts[0]
+        assert work_keys(cloud, "/input.chunk") == [f"jobs/{job_id}/chunks/{i:05d}/input.chunk" for i in range(3)]
+        manifest = json.loads(cloud.client("s3").get_object(Bucket=cloud.work_bucket,
+                                                            Key=f"jobs/{job_id}/manifest.json")["Body"].read())
+        assert [c["index"] for c in manifest] == [0, 1, 2]
+        assert len(cloud.endpoint.requests) == 3
+
+
+def test_duplicate_notifications_are_ignored(monkeypatch, clip):
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack)
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "SUCCEEDED"
+        resume = load_handler("resume")
+        topic = cloud.topics["InferenceSuccessTopic"]
+
+        # SNS delivers at least once: the same notification again, after its token was used and removed
+        for message in list(cloud.endpoint.notifications):
+            handled = resume(sns_event(message, topic), FakeContext(function_name="ResumeFunction"))
+            assert [h["outcome"] for h in handled["handled"]] == ["unknown"]
+
+        # ...or while the first delivery is still running: the token is there but already used
+        invoked = [event for name, event in cloud.lambdas.calls if name == "InvokeEndpointFunction"]
+        message = cloud.endpoint.notifications[0]
+        token = next(e["taskToken"] for e in invoked
+                     if f"{int(e['chunk']['index']):05d}" == message["inferenceId"].split("-")[-2])
+        cloud.client("dynamodb").put_item(TableName=cloud.tokens_table, Item={
+            "inferenceId": {"S": message["inferenceId"]}, "taskToken": {"S": token}, "jobId": {"S": "x"},
+            "chunkIndex": {"N": "0"}, "expiresAt": {"N": "9999999999"}})
+        handled = resume(sns_event(message, topic), FakeContext(function_name="ResumeFunction"))
+        assert [h["outcome"] for h in handled["handled"]] == ["stale"]
+        assert "Item" not in cloud.client("dynamodb").get_item(TableName=cloud.tokens_table,
+                                                               Key={"inferenceId": {"S": message["inferenceId"]}})
+
+        job = job_of(cloud)
+        assert job["status"] == "SUCCEEDED" and job["progress"]["chunksDone"] == 3
+        executions = cloud.client("stepfunctions").list_executions(stateMachineArn=cloud.state_machine_arn)
+        assert [e["status"] for e in executions["executions"]] == ["SUCCEEDED"]
