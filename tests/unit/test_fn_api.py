@@ -80,3 +80,25 @@ def test_get_job_reports_status_and_progress(cloud):
 def test_get_unknown_job_is_404(cloud):
     status, body = cloud.api("GET", "/jobs/nope", resource="/jobs/{jobId}", path_parameters={"jobId": "nope"})
     assert status == 404
+
+
+def test_retry_of_a_failed_job_starts_a_rerun_execution(cloud):
+    from cloud_fixtures import FakeContext, load_handler
+
+    cloud.lambdas.overrides["ClaimJobFunction"] = lambda event, ctx: {"jobId": "x", "claimed": False, "source": {},
+                                                                      "options": {}, "rejected": None}
+    event = json.loads((EVENTS_DIR / "api_post_job_retry.json").read_text())
+    job_id = event["pathParameters"]["jobId"]
+    cloud.client("dynamodb").put_item(TableName=cloud.jobs_table, Item={
+        "jobId": {"S": job_id}, "status": {"S": "FAILED"}, "failureReason": {"S": "chunk 1: InferenceFailed: boom"},
+        "source": {"M": {"bucket": {"S": cloud.input_bucket}, "key": {"S": "library/clip.mov"}}},
+        "options": {"M": {"factor": {"N": "8"}}}, "trigger": {"S": "api"}})
+    resp = load_handler("api")(event, FakeContext(function_name="ApiFunction"))
+    assert resp["statusCode"] == 202
+    name = json.loads(resp["body"])["retry"]["executionName"]
+    assert name.startswith(f"{job_id}-retry-") and len(name) <= 80
+    sfn = cloud.client("stepfunctions")
+    execution = sfn.describe_execution(executionArn=cloud.state_machine_arn.replace(":stateMachine:", ":execution:")
+                                       + ":" + name)
+    request = json.loads(execution["input"])["jobRequest"]
+    assert request["jobId"] == job_id and request["rerun"] is True and request["options"] == {"factor": 8}
