@@ -158,3 +158,9 @@ def test_client_without_credentials_sends_nothing(monkeypatch, tmp_path):
     with pytest.raises(CloudError, match="no AWS credentials"):
         client.status("job-1")
     assert sent == []
+
+
+def test_endpoint_model_override_is_limited_to_what_its_role_may_read(cloud):
+    status, body = cloud.api("POST", "/endpoint", {"modelDataUrl": "s3://someone-elses-bucket/model.tar.gz"})
+    assert status == 400 and "models/" in body["message"]
+    assert not cloud.client("sagemaker").list_endpoints()["Endpoints"]

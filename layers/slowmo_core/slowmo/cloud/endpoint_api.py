@@ -24,6 +24,10 @@ def endpoint_settings(settings: Settings, body: dict[str, Any]) -> EndpointSetti
     model = str(body.get("modelDataUrl") or settings.model_data_url)
     if not model:
         raise InputError("no FILM model: deploy with FilmModelS3Uri=s3://.../model.tar.gz or pass modelDataUrl")
+    allowed = f"s3://{settings.input_bucket}/models/"
+    if model != settings.model_data_url and not (settings.input_bucket and model.startswith(allowed)):
+        # the endpoint's role may read only the FilmModelS3Uri object and the input bucket's models/ folder
+        raise InputError(f"modelDataUrl must be the stack's FilmModelS3Uri or under {allowed}")
     return EndpointSettings(
         name=settings.endpoint_name,
         model_data_url=model,
