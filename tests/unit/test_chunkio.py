@@ -1,5 +1,6 @@
 """Chunk format: bit-exact round trip, exact frame count, odd sizes, smaller than PNG, streaming."""
 
+import io
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from slowmo import chunkio
 from slowmo.errors import InputError, SlowmoError
+from slowmo.ffmpeg import run_ffmpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import film_fixtures  # noqa: E402
@@ -48,12 +50,84 @@ def test_round_trip_is_exact_with_odd_size(tmp_path, codec):
     assert info.to_dict()["fps"] == "30000/1001"
 
 
-def test_smaller_than_png(tmp_path):
-    frames = natural_frames(8)
-    png = sum(len(cv2.imencode(".png", f[..., ::-1])[1]) for f in frames)
+def decoded_video_frames(tmp_path, n=8, h=180, w=244):  # 4:2:0 needs even sizes
+    """What the chunks really hold: frames decoded from ordinary 4:2:0 video (the extract stage's input)."""
+    frames = natural_frames(n, h, w)
+    src = chunkio.write_chunk(frames, tmp_path / "src.mkv", 24).path
+    mp4 = str(tmp_path / "src.mp4")
+    run_ffmpeg(["-loglevel", "error", "-y", "-i", src, "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", mp4])
+    return list(chunkio.read_chunk(mp4))
+
+
+def png_bytes(frames):
+    return sum(len(cv2.imencode(".png", f[..., ::-1])[1]) for f in frames)
+
+
+def test_default_codec_is_lossless_and_smaller_than_png(tmp_path):
+    """The issue's bar for the default codec on real content: >= 48 dB round trip (it is exact) and < PNG."""
+    frames = decoded_video_frames(tmp_path)
+    png = png_bytes(frames)
     info = chunkio.write_chunk(frames, tmp_path / "c.mkv", 24)
-    print(f"ffv1 {info.size_bytes} B vs png {png} B ({info.size_bytes / png:.2f}x)")
-    assert info.size_bytes < png
+    assert info.codec == chunkio.DEFAULT_CODEC == "utvideo"
+    back = list(chunkio.read_chunk(info.path))
+    assert min(psnr(a, b) for a, b in zip(frames, back, strict=True)) >= 48
+    print(f"{info.codec} {info.size_bytes} B vs png {png} B ({info.size_bytes / png:.2f}x)")
+    assert info.size_bytes < 0.8 * png  # measured 0.6x; FFV1 0.45x
+
+
+def test_size_on_full_chroma_noise(tmp_path):
+    """Independent per-channel noise at full resolution (no 4:2:0 source has it) is the hard case:
+    FFV1 stays below PNG, Ut Video (the fast default) is about PNG's size. Documented, not hidden."""
+    frames = natural_frames(8)
+    png = png_bytes(frames)
+    sizes = {c: chunkio.write_chunk(frames, tmp_path / f"{c}.mkv", 24, codec=c).size_bytes for c in ("ffv1", "utvideo")}
+    print({c: f"{b / png:.2f}x png" for c, b in sizes.items()})
+    assert sizes["ffv1"] < png
+    assert sizes["utvideo"] < 1.15 * png  # measured 1.07x
+
+
+def test_stream_chunk_feeds_a_consumer_while_encoding(tmp_path):
+    frames = film_fixtures.moving_frames(20, 33, 47)
+    sink = io.BytesIO()
+    info = chunkio.stream_chunk(iter(frames), lambda f: sink.write(f.read()), 25, name="s3://b/k")
+    assert (info.path, info.frame_count, info.size_bytes) == ("s3://b/k", 20, len(sink.getvalue()))
+    (tmp_path / "s.mkv").write_bytes(sink.getvalue())
+    back = list(chunkio.read_chunk(tmp_path / "s.mkv"))
+    assert len(back) == 20
+    for a, b in zip(frames, back, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stream_chunk_never_ends_cleanly_when_frames_fail(tmp_path):
+    """A consumer (multipart upload) must see an error, not EOF, so a partial chunk is never stored."""
+    seen = {}
+
+    def frames():
+        yield from film_fixtures.moving_frames(5, 32, 32)
+        raise InputError("engine blew up")
+
+    def consume(f):
+        try:
+            while f.read(1 << 16):
+                pass
+            seen["end"] = "eof"
+        except OSError:
+            seen["end"] = "error"
+            raise
+
+    with pytest.raises(InputError, match="blew up"):
+        chunkio.stream_chunk(frames(), consume, 30)
+    assert seen["end"] == "error"
+
+
+def test_stream_chunk_consumer_failure_does_not_hang():
+    def consume(f):
+        f.read(10)
+        raise RuntimeError("upload refused")
+
+    big = (np.zeros((360, 640, 3), np.uint8) for _ in range(200))  # far more than the pipes and queue hold
+    with pytest.raises(RuntimeError, match="upload refused"):
+        chunkio.stream_chunk(big, consume, 30)
 
 
 def test_single_frame_and_many_tiny_frames(tmp_path):

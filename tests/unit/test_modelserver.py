@@ -157,3 +157,52 @@ def test_djl_adapter(s3, tmp_path, monkeypatch):
     assert ok.code == 200 and json.loads(ok.body[0])["output_frames"] == 5
     bad = adapter.handle(_StubInput(b'{"inputs": ["s3://work/none"], "output": "s3://work/o", "factor": 2}'))
     assert bad.code in (400, 503) and json.loads(bad.body[0])["status"] == "failed" and bad.message
+
+
+class _FailingEngine:
+    """Interpolates a few pairs, then fails: the streamed upload must be abandoned, not completed."""
+
+    name = "failing"
+
+    def __init__(self, fail_after: int):
+        self.calls, self.fail_after = 0, fail_after
+
+    def interpolate(self, a, b, ts):
+        self.calls += 1
+        if self.calls > self.fail_after:
+            raise RuntimeError("engine fault")
+        return [np.rint((1 - t) * a + t * b).astype(np.uint8) for t in ts]
+
+
+def test_engine_failure_mid_stream_leaves_no_output(s3, tmp_path):
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (360, 640, 3), dtype=np.uint8) for _ in range(6)]  # noise: many MB of chunk
+    src = put_chunk(s3, tmp_path, "in/big.chunk", frames)
+    req = {"inputs": [src], "output": f"s3://{BUCKET}/out/big.chunk", "factor": 8, "engine": "blend"}
+    with pytest.raises(RuntimeError, match="engine fault"):
+        modelserver.handle_request(req, s3=s3, engine=_FailingEngine(fail_after=4))
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")
+    assert not s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+
+
+def test_streamed_result_matches_and_plain_client_still_works(s3, tmp_path):
+    frames = film_fixtures.moving_frames(6)
+    src = put_chunk(s3, tmp_path, "in/p.chunk", frames)
+    streamed = modelserver.handle_request(
+        {"inputs": [src], "output": f"s3://{BUCKET}/o1.chunk", "factor": 3, "engine": "blend"}, s3=s3)
+
+    class PlainClient:  # download_file/upload_file only: the write-then-upload path
+        def download_file(self, *a, **k):
+            return s3.download_file(*a, **k)
+
+        def upload_file(self, *a, **k):
+            return s3.upload_file(*a, **k)
+
+    plain = modelserver.handle_request(
+        {"inputs": [src], "output": f"s3://{BUCKET}/o2.chunk", "factor": 3, "engine": "blend"}, s3=PlainClient())
+    assert streamed["output_frames"] == plain["output_frames"] == 16
+    assert streamed["chunk"]["size_bytes"] == s3.head_object(Bucket=BUCKET, Key="o1.chunk")["ContentLength"]
+    a = get_chunk(s3, tmp_path, f"s3://{BUCKET}/o1.chunk")
+    b = get_chunk(s3, tmp_path, f"s3://{BUCKET}/o2.chunk")
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)

@@ -258,6 +258,22 @@ def _frames_in(paths: list[str], start: int, end: int | None, uris: tuple[str, .
         raise InputError(f"input chunk {' + '.join(uris)} holds {index} frames; frames {start}.. need at least 2")
 
 
+def _checked(frames: Iterator, report, factor: int) -> Iterator:
+    """Pass frames through; before the stream ends, check the count (a wrong chunk is never completed)."""
+    count = 0
+    for frame in frames:
+        count += 1
+        yield frame
+    expected = (report.source_frames - 1) * factor + 1
+    if count != expected:
+        raise SlowmoError(f"internal error: synthesised {count} frames, expected {expected}")
+
+
+def _timed(frames: Iterator, marks: dict) -> Iterator:
+    yield from frames
+    marks["done"] = time.perf_counter()
+
+
 def _s3_client():
     import boto3
 
@@ -294,22 +310,31 @@ def handle_request(body, *, s3=None, base_model_dir: str | None = None, workdir:
             paths.append(local)
         t_in = time.perf_counter()
         report = SynthesisReport()
-        out_path = os.path.join(tmp, "out" + chunkio.EXTENSION)
         frames = _frames_in(paths, req.start, req.end, req.inputs)
-        info = chunkio.write_chunk(
-            synthesize(frames, req.factor, engine, report, first_index=req.first_index + req.start),
-            out_path, Fraction(req.fps),
-        )
-        expected = (report.source_frames - 1) * req.factor + 1
-        if info.frame_count != expected:
-            raise SlowmoError(f"internal error: wrote {info.frame_count} frames, expected {expected}")
-        t_synth = time.perf_counter()
+        produced = _checked(synthesize(frames, req.factor, engine, report, first_index=req.first_index + req.start),
+                            report, req.factor)
         bucket, key = _split_s3(req.output)
-        try:
-            s3.upload_file(out_path, bucket, key)
-        except Exception as exc:  # noqa: BLE001
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-            raise SlowmoError(f"cannot upload the output chunk to {req.output}: {code}") from exc
+        marks: dict[str, float] = {}
+        if hasattr(s3, "upload_fileobj"):
+            # encode and upload while the engine computes: ffmpeg's MKV goes straight into a multipart upload
+            def upload(stream) -> None:
+                try:
+                    s3.upload_fileobj(stream, bucket, key)
+                except Exception as exc:  # noqa: BLE001 - botocore errors; chunkio reports its own first
+                    code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                    raise SlowmoError(f"cannot upload the output chunk to {req.output}: {code}") from exc
+
+            info = chunkio.stream_chunk(_timed(produced, marks), upload, Fraction(req.fps), name=req.output)
+            t_synth = marks.get("done", time.perf_counter())
+        else:  # a minimal S3 client: write the chunk file, then upload it
+            out_path = os.path.join(tmp, "out" + chunkio.EXTENSION)
+            info = chunkio.write_chunk(produced, out_path, Fraction(req.fps))
+            t_synth = time.perf_counter()
+            try:
+                s3.upload_file(out_path, bucket, key)
+            except Exception as exc:  # noqa: BLE001
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                raise SlowmoError(f"cannot upload the output chunk to {req.output}: {code}") from exc
         t_end = time.perf_counter()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -38,6 +38,7 @@ DLC_ACCOUNT = "763104351884"
 DLC_ACCOUNTS = {  # regions whose Deep Learning Containers live in another account
     "af-south-1": "626614931356",
     "ap-east-1": "871362719292",
+    "ap-northeast-3": "364406365360",
     "ap-south-2": "772153158452",
     "ap-southeast-3": "907027046896",
     "ap-southeast-4": "457447274322",
