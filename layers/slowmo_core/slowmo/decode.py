@@ -25,7 +25,7 @@ def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int
     if fps is not None:
         filters.append(f"fps={fps.numerator}/{fps.denominator}")
     in_range = info.color.range or "tv"
-    filters.append(f"scale=in_color_matrix={info.color.matrix}:in_range={in_range}:flags=bicubic+accurate_rnd")
+    filters.append(f"scale=in_color_matrix={info.color.matrix}:in_range={in_range}:flags=bicubic")
     args = ["-loglevel", "error", "-i", info.path, "-map", "0:v:0", "-vf", ",".join(filters)]
     if max_frames is not None:
         args += ["-frames:v", str(max_frames)]

@@ -68,7 +68,7 @@ def encode_args(
     fps = Fraction(fps)
     matrix = color.matrix if color else "bt601"
     out_range = (color.range if color else None) or "tv"
-    filters = [f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic+accurate_rnd", "format=yuv420p"]
+    filters = [f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic", "format=yuv420p"]
     if tags := color_filter(color):
         filters.append(tags)
     args = [
