@@ -40,9 +40,12 @@ def test_odd_sizes_are_padded_not_scaled(tmp_path, codec, name):
     decoded = list(read_frames(info))
     assert len(decoded) == 4
     # The picture itself is unscaled: the original area matches closely, the extra column repeats the edge.
+    import cv2
+
     error = np.abs(decoded[0][:37, :65].astype(int) - frames[0]).mean()
-    shifted = np.abs(decoded[0][:37, 1:65].astype(int) - frames[0][:, :64]).mean()
-    assert error < 6 and error < shifted / 2  # 4:2:0 chroma costs a little; a stretch would cost much more
+    stretched = cv2.resize(frames[0], (66, 38), interpolation=cv2.INTER_LINEAR)[:37, :65]
+    if_stretched = np.abs(decoded[0][:37, :65].astype(int) - stretched).mean()
+    assert error < 6 and error < if_stretched * 0.75  # 4:2:0 chroma costs a little; a stretch costs more
     assert np.abs(decoded[0][:, 65].astype(int) - decoded[0][:, 64]).mean() < 3
 
 
