@@ -6,7 +6,7 @@ numpy, OpenCV and ffmpeg through the core (probe, decode, chunkio, encode, compa
 Budget: each call handles either one pass over the source (extract) or one chunk (encode), or a
 stream copy of finished segments (assemble), so for a fixed chunk size the per-invocation time does
 not grow with the video's length except for the single decode pass and the final concatenation
-(docs/serverless.md has the arithmetic).
+(README, "Scale arithmetic", has the arithmetic).
 """
 
 from __future__ import annotations

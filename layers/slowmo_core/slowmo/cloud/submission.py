@@ -1,6 +1,6 @@
 """What a job is asked to do: the source object and the options, from an upload or an API call.
 
-Upload convention (documented in docs/serverless.md):
+Upload convention (documented in README, "Process a video"):
 
 * the object is created under the upload prefix (default ``uploads/``) with a video suffix;
 * options may be given as ``name=value`` folders between the prefix and the file name,
