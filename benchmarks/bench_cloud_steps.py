@@ -1,0 +1,99 @@
+"""Throughput of the container Lambdas' work, measured here, and what it means for a long job.
+
+Extract = decode the source + write lossless chunks (slowmo.chunkio); EncodeChunk = read one output
+chunk + encode its H.264 segment (slowmo.encode, the job's default CRF 18 / medium) and, optionally, the
+side-by-side comparison. Both are timed on 1080p frames on this machine, then the arithmetic for the
+issue's reference job (10 minutes of 1080p30 at factor 8) is printed with the measured rates scaled by
+the vCPU ratio between a Lambda (6 vCPUs at 10 GB) and this machine. S3 transfer is not measured.
+
+    .venv/bin/python benchmarks/bench_cloud_steps.py [--frames 30] [--factor 8] [--chunk-frames 16] [--lambda-vcpus 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from slowmo import chunkio
+from slowmo.compare import SideBySide
+from slowmo.decode import read_frames
+from slowmo.encode import VideoWriter
+from slowmo.engines.blend import BlendEngine
+from slowmo.probe import probe
+from slowmo.sample import make_clip
+from slowmo.synthesis import synthesize
+
+REFERENCE_SOURCE_FRAMES = 10 * 60 * 30  # 10 minutes of 1080p30
+LAMBDA_LIMIT_S = 15 * 60
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=30, help="source frames rendered for the measurement")
+    parser.add_argument("--factor", type=int, default=8)
+    parser.add_argument("--chunk-frames", type=int, default=16, help="the stack's ChunkFrames")
+    parser.add_argument("--lambda-vcpus", type=int, default=6, help="vCPUs of a 10 GB Lambda")
+    args = parser.parse_args()
+    here = os.cpu_count() or 2
+    scale = args.lambda_vcpus / here
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = make_clip(tmp / "src.mp4", width=1920, height=1080, fps=30, frames=args.frames, audio=False)
+        info = probe(src)
+
+        start = time.perf_counter()
+        frames = list(read_frames(info))
+        decode_s = time.perf_counter() - start
+        start = time.perf_counter()
+        chunkio.write_chunk(frames, tmp / "in.chunk", info.fps)
+        write_in_s = time.perf_counter() - start
+        extract_fps = len(frames) / (decode_s + write_in_s)
+
+        # an output chunk as the endpoint would write it: ChunkFrames source frames at factor K
+        chunk_src = frames[: args.chunk_frames]
+        out = list(synthesize(chunk_src, args.factor, BlendEngine()))
+        chunkio.write_chunk(out, tmp / "out.chunk", info.fps)
+        start = time.perf_counter()
+        with VideoWriter(tmp / "seg.mp4", info.width, info.height, info.fps, crf=18, preset="medium") as writer:
+            for frame in chunkio.read_chunk(tmp / "out.chunk"):
+                writer.write(frame)
+        encode_s = time.perf_counter() - start
+        side = SideBySide(info.width, info.height, "original", "slowmo")
+        start = time.perf_counter()
+        with VideoWriter(tmp / "cmp.mp4", side.width, side.height, info.fps, crf=18, preset="medium") as writer:
+            for i, frame in enumerate(chunkio.read_chunk(tmp / "out.chunk")):
+                writer.write(side.compose(chunk_src[i // args.factor], frame))
+        compare_s = time.perf_counter() - start
+
+    n_out = len(out)
+    print(f"## Container Lambda throughput, measured on {here} cores (1080p, K={args.factor})\n")
+    print("| step | frames | seconds | frames/s here | frames/s at "
+          f"{args.lambda_vcpus} vCPUs (x{scale:.1f}) |\n|---|---|---|---|---|")
+    print(f"| extract: decode 1080p H.264 | {len(frames)} | {decode_s:.2f} | {len(frames) / decode_s:.1f} | {len(frames) / decode_s * scale:.1f} |")
+    print(f"| extract: write lossless chunks | {len(frames)} | {write_in_s:.2f} | {len(frames) / write_in_s:.1f} | {len(frames) / write_in_s * scale:.1f} |")
+    print(f"| encode chunk: H.264 CRF 18 medium | {n_out} | {encode_s:.2f} | {n_out / encode_s:.1f} | {n_out / encode_s * scale:.1f} |")
+    print(f"| encode chunk: comparison 3840x1080 | {n_out} | {compare_s:.2f} | {n_out / compare_s:.1f} | {n_out / compare_s * scale:.1f} |")
+
+    extract_ref = REFERENCE_SOURCE_FRAMES / (extract_fps * scale)
+    chunk_out = (args.chunk_frames - 1) * args.factor + 1
+    encode_ref = chunk_out / (n_out / encode_s * scale) + chunk_out / (n_out / compare_s * scale)
+    print(f"\n## The reference job: 10 min of 1080p30 at K={args.factor} ({REFERENCE_SOURCE_FRAMES} source frames, "
+          f"{(REFERENCE_SOURCE_FRAMES - 1) * args.factor + 1} output frames)\n")
+    print(f"- Extract, one invocation: {REFERENCE_SOURCE_FRAMES} frames / {extract_fps * scale:.0f} fps = "
+          f"**{extract_ref / 60:.1f} min** of compute (+ S3 transfer), budget {LAMBDA_LIMIT_S / 2 / 60:.1f} min: "
+          f"{'within' if extract_ref < LAMBDA_LIMIT_S / 2 else 'OVER'}")
+    print(f"- EncodeChunk, one invocation per chunk of {args.chunk_frames} source frames ({chunk_out} output frames, "
+          f"video + comparison): **{encode_ref:.0f} s**, budget {LAMBDA_LIMIT_S / 2:.0f} s: "
+          f"{'within' if encode_ref < LAMBDA_LIMIT_S / 2 else 'OVER'}")
+    print(f"- Chunks: {-(-(REFERENCE_SOURCE_FRAMES - 1) // (args.chunk_frames - 1))} EncodeChunk invocations; "
+          "Assemble only stream-copies the segments.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
