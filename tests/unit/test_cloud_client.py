@@ -96,6 +96,12 @@ class FakeApi(BaseHTTPRequestHandler):
                                      dict(job, status="SUCCEEDED", outputs={"video": "s3://out/outputs/job-1/clip-x8.mp4"},
                                           progress={"chunksDone": 2, "chunksTotal": 2, "percent": 100.0})]
             return self._reply(202, job)
+        if route == ("POST", "/v1/jobs/job-9/retry"):
+            if FakeApi.jobs.get("job-9", [{}])[-1].get("status") != "FAILED":
+                return self._reply(409, {"message": "only a FAILED job can be retried"})
+            FakeApi.jobs["job-9"] = [{"jobId": "job-9", "status": "PROCESSING"},
+                                     {"jobId": "job-9", "status": "SUCCEEDED", "outputs": {"video": "s3://out/v.mp4"}}]
+            return self._reply(202, {"jobId": "job-9", "status": "QUEUED", "retry": {"executionName": "job-9-retry-1"}})
         if method == "GET" and self.path.startswith("/v1/jobs/"):
             states = FakeApi.jobs.get(self.path.rsplit("/", 1)[-1])
             if not states:
@@ -213,3 +219,27 @@ def test_cli_submit_wait_and_endpoint(api_url, tmp_path, monkeypatch, capsys):
         args = parser.parse_args(["cloud", "--api-url", api_url, "--region", REGION, "endpoint", action])
         assert args.handler(args) == 0
         assert json.loads(capsys.readouterr().out)["method"] == method
+
+
+def test_cli_retry_runs_a_failed_job_again(api_url, monkeypatch, capsys):
+    import argparse
+
+    from slowmo.cloud.cli import add_cloud_commands
+
+    for name, value in (("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+                        ("AWS_SESSION_TOKEN", TOKEN), ("AWS_DEFAULT_REGION", REGION)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    parser = argparse.ArgumentParser(prog="slowmo")
+    add_cloud_commands(parser.add_subparsers(dest="command"))
+    FakeApi.jobs["job-9"] = [{"jobId": "job-9", "status": "FAILED", "error": "chunk 2: InferenceFailed"}]
+    args = parser.parse_args(["cloud", "--api-url", api_url, "--region", REGION, "retry", "job-9", "--wait", "--poll", "0"])
+    assert args.handler(args) == 0
+    assert ("POST", "/v1/jobs/job-9/retry", {}) in FakeApi.seen
+    assert json.loads(capsys.readouterr().out)["status"] == "SUCCEEDED"
+    from slowmo.cloud.client import CloudError
+
+    # a job that is not FAILED cannot be retried: the API's 409 comes back as a one-line error
+    args = parser.parse_args(["cloud", "--api-url", api_url, "--region", REGION, "retry", "job-9"])
+    with pytest.raises(CloudError, match="only a FAILED job can be retried"):
+        args.handler(args)

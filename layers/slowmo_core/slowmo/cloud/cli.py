@@ -52,6 +52,12 @@ def add_cloud_commands(subparsers) -> argparse.ArgumentParser:
     status.add_argument("--poll", type=float, default=10.0)
     status.set_defaults(handler=cmd_status)
 
+    retry = actions.add_parser("retry", help="run a FAILED job again, reusing the chunks that finished")
+    retry.add_argument("job_id")
+    retry.add_argument("--wait", action="store_true", help="wait until the job has finished")
+    retry.add_argument("--poll", type=float, default=10.0)
+    retry.set_defaults(handler=cmd_retry)
+
     endpoint = actions.add_parser("endpoint", help="deploy, inspect or delete the FILM endpoint")
     endpoint.add_argument("action", choices=("deploy", "status", "delete"))
     endpoint.add_argument("--instance-type", help="override EndpointInstanceType for this deploy")
@@ -111,6 +117,15 @@ def cmd_status(args) -> int:
     client = make_client(args)
     job = client.wait(args.job_id, poll=args.poll, progress=_progress_line) if args.wait else client.status(args.job_id)
     return _finish(job) if args.wait else (_print(job) or 0)
+
+
+def cmd_retry(args) -> int:
+    client = make_client(args)
+    job = client.retry(args.job_id)
+    if not args.wait:
+        _print(job)
+        return 0
+    return _finish(client.wait(args.job_id, poll=args.poll, progress=_progress_line))
 
 
 def cmd_endpoint(args) -> int:

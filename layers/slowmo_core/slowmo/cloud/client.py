@@ -137,6 +137,10 @@ class SlowmoClient:
     def status(self, job_id: str) -> dict[str, Any]:
         return self.call("GET", f"/jobs/{quote(job_id, safe='')}")
 
+    def retry(self, job_id: str) -> dict[str, Any]:
+        """Run a FAILED job again; chunks that already finished are not sent to the endpoint again."""
+        return self.call("POST", f"/jobs/{quote(job_id, safe='')}/retry", {})
+
     def wait(self, job_id: str, *, poll: float = 10, timeout: float | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None, sleep=time.sleep) -> dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
