@@ -596,3 +596,12 @@ def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
     stack.enter_context(cloud.lambdas)
     stack.enter_context(cloud.endpoint)
     return cloud
+
+
+def input_object_state(cloud, key):
+    """ETag, bytes, versions and delete markers of an input object: equal before and after a job means untouched."""
+    s3 = cloud.client("s3")
+    versions = s3.list_object_versions(Bucket=cloud.input_bucket, Prefix=key)
+    return (s3.head_object(Bucket=cloud.input_bucket, Key=key)["ETag"],
+            s3.get_object(Bucket=cloud.input_bucket, Key=key)["Body"].read(),
+            [(v["VersionId"], v["ETag"]) for v in versions.get("Versions", [])], versions.get("DeleteMarkers", []))

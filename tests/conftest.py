@@ -61,3 +61,16 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def assert_one_line_error():
+    """assert_one_line_error((code, out, err), text): a failed run printed exactly one `slowmo: error:` line."""
+
+    def check(result, text: str) -> None:
+        code, out, err = result
+        assert code != 0 and out == "" and "Traceback" not in err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("slowmo: error: ") and text in lines[0], err
+
+    return check

@@ -8,7 +8,7 @@ import json
 from contextlib import ExitStack
 
 import pytest
-from cloud_fixtures import eventbridge_object_created, running_stack
+from cloud_fixtures import eventbridge_object_created, input_object_state, running_stack
 
 from slowmo.sample import make_clip
 
@@ -21,12 +21,6 @@ def cloud(monkeypatch):
         yield running_stack(monkeypatch, stack, chunk_frames=4, default_factor=4)
 
 
-def snapshot(cloud, key):
-    s3 = cloud.client("s3")
-    versions = s3.list_object_versions(Bucket=cloud.input_bucket, Prefix=key).get("Versions", [])
-    head = s3.head_object(Bucket=cloud.input_bucket, Key=key)
-    body = s3.get_object(Bucket=cloud.input_bucket, Key=key)["Body"].read()
-    return head["ETag"], body, [(v["VersionId"], v["ETag"]) for v in versions]
 
 
 def only_job(cloud) -> dict:
@@ -48,13 +42,13 @@ def assert_failed_cleanly(cloud, desc, reason: str, key: str | None, before=None
     assert job["error"] in messages[0]["Message"]  # the same one-line reason
     assert not cloud.client("s3").list_objects_v2(Bucket=cloud.output_bucket).get("Contents")
     if before is not None:
-        assert snapshot(cloud, key) == before  # the input object is never modified or deleted
+        assert input_object_state(cloud, key) == before  # the input object is never modified or deleted
     return job
 
 
 def run_upload(cloud, path, key):
     event = cloud.upload(path, key)
-    before = snapshot(cloud, key)
+    before = input_object_state(cloud, key)
     return cloud.wait(cloud.start(event)), before
 
 

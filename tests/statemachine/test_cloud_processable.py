@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from urllib.parse import quote_plus
 
 import pytest
-from cloud_fixtures import running_stack
+from cloud_fixtures import input_object_state, running_stack
 
 from slowmo.sample import make_clip
 
@@ -21,22 +21,16 @@ def cloud(monkeypatch):
         yield running_stack(monkeypatch, stack, chunk_frames=4, default_factor=4)
 
 
-def input_state(cloud, key):
-    s3 = cloud.client("s3")
-    versions = s3.list_object_versions(Bucket=cloud.input_bucket, Prefix=key)
-    return (s3.head_object(Bucket=cloud.input_bucket, Key=key)["ETag"],
-            s3.get_object(Bucket=cloud.input_bucket, Key=key)["Body"].read(),
-            [(v["VersionId"], v["ETag"]) for v in versions.get("Versions", [])], versions.get("DeleteMarkers", []))
 
 
 def run(cloud, path, key, *, encode_key=False):
     event = cloud.upload(path, key)
     if encode_key:  # S3 notifications may carry the key URL-encoded
         event["detail"]["object"]["key"] = quote_plus(key, safe="/")
-    before = input_state(cloud, key)
+    before = input_object_state(cloud, key)
     desc = cloud.wait(cloud.start(event))
     assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors, cloud.endpoint.errors)
-    assert input_state(cloud, key) == before  # never modified or deleted
+    assert input_object_state(cloud, key) == before  # never modified or deleted
     keys = [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket=cloud.output_bucket).get("Contents", [])]
     assert keys and all(k.startswith("outputs/") for k in keys)  # nothing left under tmp/
     return json.loads(desc["output"])["outputs"]

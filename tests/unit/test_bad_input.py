@@ -9,14 +9,7 @@ from slowmo.probe import probe
 from slowmo.sample import make_clip
 
 
-def assert_one_line_error(result, pattern):
-    code, out, err = result
-    assert code != 0 and out == "" and "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("slowmo: error: ") and pattern in lines[0], err
-
-
-def test_truncated_without_index(run_cli, clip, tmp_path):
+def test_truncated_without_index(run_cli, clip, tmp_path, assert_one_line_error):
     data = clip.read_bytes()
     truncated = tmp_path / "cut short.mp4"
     truncated.write_bytes(data[: len(data) // 2])  # the index (moov) is at the end and now missing
@@ -24,7 +17,7 @@ def test_truncated_without_index(run_cli, clip, tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_truncated_mid_stream_publishes_nothing(run_cli, tmp_path):
+def test_truncated_mid_stream_publishes_nothing(run_cli, tmp_path, assert_one_line_error):
     source = make_clip(tmp_path / "src.mp4", frames=48, audio=False)  # +faststart: index first, data after
     data = source.read_bytes()
     truncated = tmp_path / "partial.mp4"
@@ -34,7 +27,7 @@ def test_truncated_mid_stream_publishes_nothing(run_cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["partial.mp4", "src.mp4"]
 
 
-def test_corrupt_mid_stream(run_cli, clip, tmp_path):
+def test_corrupt_mid_stream(run_cli, clip, tmp_path, assert_one_line_error):
     data = bytearray(clip.read_bytes())
     for i in range(len(data) // 3, len(data) // 3 + 4000):
         data[i] = (data[i] * 7 + 13) % 256
@@ -45,7 +38,7 @@ def test_corrupt_mid_stream(run_cli, clip, tmp_path):
     assert corrupt.read_bytes() == before and not (tmp_path / "o.mp4").exists()
 
 
-def test_one_frame_is_refused_two_frames_work(run_cli, tmp_path):
+def test_one_frame_is_refused_two_frames_work(run_cli, tmp_path, assert_one_line_error):
     one = make_clip(tmp_path / "one.mp4", frames=1, audio=False)
     assert_one_line_error(run_cli("run", one, "-o", tmp_path / "o1.mp4", "-k", "4"), "need at least 2")
     two = make_clip(tmp_path / "two.mp4", frames=2, audio=False)
@@ -54,7 +47,7 @@ def test_one_frame_is_refused_two_frames_work(run_cli, tmp_path):
     assert json.loads(out)["output_frames"] == 5 and probe(tmp_path / "o2.mp4").frame_count == 5
 
 
-def test_audio_only_and_still_image(run_cli, ffmpeg_media, tmp_path):
+def test_audio_only_and_still_image(run_cli, ffmpeg_media, tmp_path, assert_one_line_error):
     audio = ffmpeg_media("only-audio.m4a", ["-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac"])
     assert_one_line_error(run_cli("run", audio, "-o", tmp_path / "o.mp4", "-k", "2"), "audio only")
     still = ffmpeg_media("picture.jpg", ["-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1"])
@@ -71,7 +64,7 @@ def test_awkward_file_names(run_cli, clip, tmp_path, name):
     assert probe(out).frame_count == 47
 
 
-def test_oversized_input_against_configured_limits(run_cli, clip, tmp_path, monkeypatch):
+def test_oversized_input_against_configured_limits(run_cli, clip, tmp_path, monkeypatch, assert_one_line_error):
     monkeypatch.setenv("SLOWMO_MAX_DURATION_S", "0.5")
     assert_one_line_error(run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2"), "duration limit")
     monkeypatch.setenv("SLOWMO_MAX_DURATION_S", "100")

@@ -5,14 +5,6 @@ import pytest
 from slowmo.probe import probe
 
 
-def assert_one_line_error(code, out, err, pattern):
-    assert code != 0
-    assert "Traceback" not in err and out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("slowmo: error: "), err
-    assert pattern in lines[0]
-
-
 def test_run_with_default_flow_engine(run_cli, clip, tmp_path):
     out = tmp_path / "slow.mp4"
     code, stdout, err = run_cli("run", clip, "-o", out, "--factor", "3", "--no-progress")
@@ -40,35 +32,35 @@ def test_eval_prints_one_json_line(run_cli, make_clip):
     assert 10 < result["psnr"] < 100 and 0 < result["ssim"] <= 1
 
 
-def test_missing_file(run_cli, tmp_path):
-    assert_one_line_error(*run_cli("run", tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4", "-k", "2"), "no such file")
+def test_missing_file(run_cli, tmp_path, assert_one_line_error):
+    assert_one_line_error(run_cli("run", tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4", "-k", "2"), "no such file")
 
 
-def test_empty_file(run_cli, tmp_path):
+def test_empty_file(run_cli, tmp_path, assert_one_line_error):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    assert_one_line_error(*run_cli("run", empty, "-o", tmp_path / "o.mp4", "-k", "2"), "empty")
+    assert_one_line_error(run_cli("run", empty, "-o", tmp_path / "o.mp4", "-k", "2"), "empty")
 
 
-def test_non_video_file(run_cli, tmp_path):
+def test_non_video_file(run_cli, tmp_path, assert_one_line_error):
     text = tmp_path / "readme.txt"
     text.write_text("hello\n" * 100)
-    assert_one_line_error(*run_cli("run", text, "-o", tmp_path / "o.mp4", "-k", "2"), "is a text file, not a video")
+    assert_one_line_error(run_cli("run", text, "-o", tmp_path / "o.mp4", "-k", "2"), "is a text file, not a video")
     binary = tmp_path / "noise.mp4"
     binary.write_bytes(bytes(range(256)) * 64)
-    assert_one_line_error(*run_cli("run", binary, "-o", tmp_path / "o.mp4", "-k", "2"), "not a video")
+    assert_one_line_error(run_cli("run", binary, "-o", tmp_path / "o.mp4", "-k", "2"), "not a video")
 
 
 @pytest.mark.parametrize("factor", ["0", "1", "1000", "2.5"])
-def test_bad_factor(run_cli, clip, tmp_path, factor):
+def test_bad_factor(run_cli, clip, tmp_path, factor, assert_one_line_error):
     code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "--factor", factor)
-    assert_one_line_error(code, out, err, "factor must be a whole number from 2 to 64")
+    assert_one_line_error((code, out, err), "factor must be a whole number from 2 to 64")
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_film_without_model_says_what_to_do(run_cli, clip, tmp_path):
+def test_film_without_model_says_what_to_do(run_cli, clip, tmp_path, assert_one_line_error):
     code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--engine", "film")
-    assert_one_line_error(code, out, err, "--model")
+    assert_one_line_error((code, out, err), "--model")
 
 
 def test_usage_errors_are_one_line(run_cli):
@@ -82,5 +74,5 @@ def test_help_has_examples(run_cli):
     assert exit_info.value.code == 0
 
 
-def test_output_may_not_overwrite_input(run_cli, clip):
-    assert_one_line_error(*run_cli("run", clip, "-o", clip, "-k", "2"), "overwrite the input")
+def test_output_may_not_overwrite_input(run_cli, clip, assert_one_line_error):
+    assert_one_line_error(run_cli("run", clip, "-o", clip, "-k", "2"), "overwrite the input")
