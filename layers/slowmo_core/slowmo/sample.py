@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -15,7 +16,15 @@ from .encode import VideoWriter
 from .ffmpeg import run_ffmpeg
 
 
+@functools.lru_cache(maxsize=8)
 def _background(width: int, height: int, seed: int) -> np.ndarray:
+    """The static backdrop of a scene: built once per size and scene, read-only (frames draw on a copy)."""
+    backdrop = _render_background(width, height, seed)
+    backdrop.setflags(write=False)
+    return backdrop
+
+
+def _render_background(width: int, height: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     noise = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
     texture = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -29,7 +38,7 @@ def _background(width: int, height: int, seed: int) -> np.ndarray:
 
 def render_frame(index: int, width: int, height: int, fps: float, scene: int = 0) -> np.ndarray:
     """A textured background with a ball crossing fast and a rotating bar: real motion to interpolate."""
-    frame = _background(width, height, seed=scene)
+    frame = _background(width, height, scene).copy()
     t = index / fps
     cx = int((0.1 + 0.8 * ((t * 0.6) % 1.0)) * width)
     cy = int(height * (0.5 + 0.3 * math.sin(t * 3.0)))
