@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 import subprocess
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("layers", "functions", "model", "benchmarks")
