@@ -7,12 +7,18 @@ issue's reference job (10 minutes of 1080p30 at factor 8) is printed with the me
 the vCPU ratio between a Lambda (6 vCPUs at 10 GB) and this machine. S3 transfer is not measured.
 
     .venv/bin/python benchmarks/bench_cloud_steps.py [--frames 30] [--factor 8] [--chunk-frames 16] [--lambda-vcpus 6]
+        [--json rates.json]
+
+--json writes the rates the capacity model uses (slowmo.capacity.MeasuredRates: megapixels per second
+per core, bytes per megapixel), so `slowmo.capacity` can be re-based on a new measurement.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -27,6 +33,14 @@ from slowmo.probe import probe
 from slowmo.sample import make_clip
 from slowmo.synthesis import synthesize
 
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the ffmpeg processes): a per-core rate from
+    it does not depend on how busy the machine's other cores are, unlike one from the wall clock."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 REFERENCE_SOURCE_FRAMES = 10 * 60 * 30  # 10 minutes of 1080p30
 LAMBDA_LIMIT_S = 15 * 60
 
@@ -37,6 +51,7 @@ def main() -> int:
     parser.add_argument("--factor", type=int, default=8)
     parser.add_argument("--chunk-frames", type=int, default=16, help="the stack's ChunkFrames")
     parser.add_argument("--lambda-vcpus", type=int, default=6, help="vCPUs of a 10 GB Lambda")
+    parser.add_argument("--json", type=Path, help="write the per-core rates for slowmo.capacity here")
     args = parser.parse_args()
     here = os.cpu_count() or 2
     scale = args.lambda_vcpus / here
@@ -46,31 +61,47 @@ def main() -> int:
         src = make_clip(tmp / "src.mp4", width=1920, height=1080, fps=30, frames=args.frames, audio=False)
         info = probe(src)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         frames = list(read_frames(info))
-        decode_s = time.perf_counter() - start
-        start = time.perf_counter()
+        decode_s, decode_cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        start, cpu = time.perf_counter(), cpu_seconds()
         chunkio.write_chunk(frames, tmp / "in.chunk", info.fps)
-        write_in_s = time.perf_counter() - start
+        write_in_s, write_cpu = time.perf_counter() - start, cpu_seconds() - cpu
         extract_fps = len(frames) / (decode_s + write_in_s)
 
         # an output chunk as the endpoint would write it: ChunkFrames source frames at factor K
         chunk_src = frames[: args.chunk_frames]
         out = list(synthesize(chunk_src, args.factor, BlendEngine()))
         chunkio.write_chunk(out, tmp / "out.chunk", info.fps)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         with VideoWriter(tmp / "seg.mp4", info.width, info.height, info.fps, crf=18, preset="medium") as writer:
             for frame in chunkio.read_chunk(tmp / "out.chunk"):
                 writer.write(frame)
-        encode_s = time.perf_counter() - start
+        encode_s, encode_cpu = time.perf_counter() - start, cpu_seconds() - cpu
         side = SideBySide(info.width, info.height, "original", "slowmo")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         with VideoWriter(tmp / "cmp.mp4", side.width, side.height, info.fps, crf=18, preset="medium") as writer:
             for i, frame in enumerate(chunkio.read_chunk(tmp / "out.chunk")):
                 writer.write(side.compose(chunk_src[i // args.factor], frame))
-        compare_s = time.perf_counter() - start
+        compare_s, compare_cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        sizes = {name: (tmp / name).stat().st_size for name in ("in.chunk", "out.chunk", "seg.mp4", "cmp.mp4")}
 
     n_out = len(out)
+    if args.json:
+        mpx = info.width * info.height / 1e6
+        rates = {
+            "measured_on": f"{here} cores (rates per CPU-second), load average {os.getloadavg()[0]:.2f}, "
+                           f"{time.strftime('%Y-%m-%d')}",
+            "command": "benchmarks/bench_cloud_steps.py " + " ".join(sys.argv[1:]),
+            "decode_mpx_per_core_s": round(len(frames) * mpx / decode_cpu, 2),
+            "chunk_write_mpx_per_core_s": round(len(frames) * mpx / write_cpu, 2),
+            "encode_mpx_per_core_s": round(n_out * mpx / encode_cpu, 2),
+            "compare_mpx_per_core_s": round(n_out * 2 * mpx / compare_cpu, 2),
+            "chunk_bytes_per_mpx": round((sizes["in.chunk"] / len(frames) + sizes["out.chunk"] / n_out) / 2 / mpx),
+            "segment_bytes_per_mpx": round(sizes["seg.mp4"] / n_out / mpx),
+            "compare_bytes_per_mpx": round(sizes["cmp.mp4"] / n_out / (2 * mpx)),
+        }
+        args.json.write_text(json.dumps(rates, indent=2) + "\n")
     print(f"## Container Lambda throughput, measured on {here} cores (1080p, K={args.factor})\n")
     print("| step | frames | seconds | frames/s here | frames/s at "
           f"{args.lambda_vcpus} vCPUs (x{scale:.1f}) |\n|---|---|---|---|---|")
