@@ -74,3 +74,51 @@ def assert_one_line_error():
         assert len(lines) == 1 and lines[0].startswith("slowmo: error: ") and text in lines[0], err
 
     return check
+
+
+def shorten_edit_list(source: Path, dest: Path, keep: float) -> Path:
+    """Copy an MP4 whose video track's edit list now presents only the first `keep` share of its samples.
+
+    The sample table (the index) still lists every frame, so a probe that counts packets sees them all, but
+    a decoder honours the edit list and delivers fewer frames, cleanly: no error on stderr. That is the file
+    the decoded-versus-probed frame count check exists for. Edit list entries are (track duration in the movie
+    timescale, media time, rate): https://apple-docs.everest.mt/docs/quicktime-file-format/edit_list_atom/edit_list_table/
+    """
+    import struct
+
+    data = bytearray(source.read_bytes())
+
+    def boxes(start: int, end: int):
+        while start < end:
+            size, kind = struct.unpack(">I4s", data[start:start + 8])
+            yield kind, start, size
+            start += size
+
+    def child(start: int, size: int, kind: bytes):
+        return next(((s, n) for k, s, n in boxes(start + 8, start + size) if k == kind), None)
+
+    moov = next((s, n) for k, s, n in boxes(0, len(data)) if k == b"moov")
+    for kind, trak, trak_size in boxes(moov[0] + 8, moov[0] + moov[1]):
+        if kind != b"trak":
+            continue
+        mdia = child(trak, trak_size, b"mdia")
+        hdlr = child(*mdia, b"hdlr")
+        if data[hdlr[0] + 16:hdlr[0] + 20] != b"vide":
+            continue
+        edts = child(trak, trak_size, b"edts")
+        assert edts is not None, f"{source.name}: the video track has no edit list to shorten"
+        elst = child(*edts, b"elst")[0]
+        version = data[elst + 8]
+        layout = ">Q" if version == 1 else ">I"
+        (duration,) = struct.unpack_from(layout, data, elst + 16)
+        struct.pack_into(layout, data, elst + 16, int(duration * keep))
+        dest.write_bytes(bytes(data))
+        return dest
+    raise AssertionError(f"{source.name}: no video track")
+
+
+@pytest.fixture(scope="session")
+def index_longer_than_stream(make_clip, media_dir) -> Path:
+    """24 frames in the index (a cut at 12), an edit list that presents 18 of them: decodes cleanly, 18 frames."""
+    full = make_clip("edit-list-source", width=160, height=90, fps=24, frames=24, audio=False)
+    return shorten_edit_list(full, media_dir / "edit-list-shortened.mp4", 18 / 24)

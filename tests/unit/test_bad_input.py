@@ -83,3 +83,15 @@ def test_ten_bit_hdr_is_processed_with_tags_kept(run_cli, ffmpeg_media, tmp_path
     info = probe(tmp_path / "hdr.mp4")
     assert (info.color.primaries, info.color.transfer, info.color.space) == ("bt2020", "smpte2084", "bt2020nc")
     assert info.frame_count == 19
+
+
+def test_fewer_decoded_frames_than_the_index_holds_is_refused_on_its_own(run_cli, index_longer_than_stream,
+                                                                         tmp_path, assert_one_line_error):
+    # The decoder delivers 18 of the 24 indexed frames and reports nothing wrong, so only the
+    # decoded-versus-probed count can catch it. An existing output at the destination survives.
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"an earlier result")
+    assert_one_line_error(run_cli("run", index_longer_than_stream, "-o", out, "-k", "2", "--engine", "blend"),
+                          "decoded 18 of 24 frames")
+    assert out.read_bytes() == b"an earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]

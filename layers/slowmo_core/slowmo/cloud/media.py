@@ -16,6 +16,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
@@ -72,10 +73,56 @@ def extract(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class ChunkSplitter:
+    """Cut decoded frames into chunks as they arrive, each boundary snapped to the scene cuts near it.
+
+    The chunks are exactly ``plan_chunks(decoded, chunk_frames, cuts)`` over the whole video, yet the cuts are
+    only known as the frames go by. A boundary moves by at most half a chunk (to a cut, or to avoid a runt last
+    chunk), so a chunk is settled once two chunks' worth of frames past its start have been decoded: no later
+    frame can move its end. At most about two chunks of frames are held. Cuts are classified exactly as
+    synthesis classifies them (``scenes.classify_pair`` on consecutive frames).
+    """
+
+    def __init__(self, chunk_frames: int):
+        self.chunk_frames = chunk_frames
+        self.cuts: list[int] = []  # source index of the first frame after each cut
+        self.decoded = 0
+
+    def split(self, frames: Iterable) -> Iterator[tuple[Any, list]]:
+        """Yield (Chunk, its frames) in order; consecutive chunks share their boundary frame."""
+        from ..scenes import PairKind, classify_pair, signature
+
+        horizon = 2 * (self.chunk_frames - 1)
+        buffer: list = []
+        start = 0
+        previous = previous_sig = None
+        for index, frame in enumerate(frames):
+            sig = signature(frame)
+            if previous is not None and classify_pair(previous, frame, previous_sig, sig) is PairKind.CUT:
+                self.cuts.append(index)
+            previous, previous_sig = frame, sig
+            buffer.append(frame)
+            self.decoded = index + 1
+            while index - start >= horizon:
+                chunk = self._chunk_starting_at(start)
+                yield chunk, buffer[: chunk.source_frames]
+                buffer = buffer[chunk.end - start:]
+                start = chunk.end
+        while self.decoded >= 2 and start < self.decoded - 1:  # the stream has ended: the rest is settled
+            chunk = self._chunk_starting_at(start)
+            yield chunk, buffer[: chunk.source_frames]
+            buffer = buffer[chunk.end - start:]
+            start = chunk.end
+
+    def _chunk_starting_at(self, start: int):
+        from ..chunks import plan_chunks
+
+        return next(c for c in plan_chunks(self.decoded, self.chunk_frames, self.cuts) if c.start == start)
+
+
 def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], opts, chunk_frames: int,
              tmp: str, local: str, upload_workers: int) -> dict[str, Any]:
     from .. import chunkio
-    from ..chunks import plan_chunks
     from ..decode import read_frames
     from ..limits import Limits
     from ..pipeline import check_input
@@ -85,8 +132,8 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
     s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
     info = probe(local)
     warnings = check_input(info, opts, Limits.from_env())
-    planned = plan_chunks(info.frame_count, chunk_frames)
     fps = info.fps
+    name = os.path.basename(source["key"])
 
     def store(index: int, start: int, end: int, frames: list) -> dict[str, Any]:
         path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
@@ -96,37 +143,22 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         os.remove(path)
         return {"index": index, "start": start, "end": end, "frames": written.frame_count}
 
+    splitter = ChunkSplitter(chunk_frames)
     futures = []
-    decoded = 0
-    finished = False
     with ThreadPoolExecutor(max_workers=upload_workers) as pool:
-        buffer: list = []
-        chunk_iter = iter(planned)
-        current = next(chunk_iter)
-        frames = read_frames(info, fps=info.fps if info.is_vfr else None)
-        for frame_no, frame in enumerate(frames):
-            decoded = frame_no + 1
-            buffer.append(frame)
-            if frame_no < current.end:
-                continue
-            futures.append(pool.submit(store, len(futures), current.start, current.end, buffer))
-            buffer = [frame]  # consecutive chunks share their boundary frame
-            current = next(chunk_iter, None)
-            if current is None:
-                finished = True
-                break
+        # read to the end: only then does the decoder report a corrupt or truncated stream
+        for chunk, frames in splitter.split(read_frames(info, fps=info.fps if info.is_vfr else None)):
+            futures.append(pool.submit(store, chunk.index, chunk.start, chunk.end, frames))
             # bounded memory: at most 2 x workers chunks of frames wait for their upload
             pending = [f for f in futures if not f.done()]
             if len(pending) > 2 * upload_workers:
                 pending[0].result()
-        for _extra in frames:
-            pass  # read to the end: only then does the decoder report a corrupt or truncated stream
-        if not finished and len(buffer) >= 2:
-            # the decoder gave fewer frames than the container announced: close the last chunk early
-            futures.append(pool.submit(store, len(futures), current.start, decoded - 1, buffer))
         items = [f.result() for f in futures]
-    if not items:
-        raise InputError(f"{os.path.basename(source['key'])}: fewer than 2 frames could be decoded")
+    if splitter.decoded < 2:
+        raise InputError(f"{name}: only {splitter.decoded} frame could be decoded; need at least 2")
+    if not info.is_vfr and splitter.decoded < info.frame_count:
+        # the decoder ended early without an error: publishing would drop the missing frames (as run_job refuses)
+        raise InputError(f"{name}: is truncated or corrupt: decoded {splitter.decoded} of {info.frame_count} frames")
     source_frames = items[-1]["end"] + 1
     factor = int(opts.factor)
     output_fps = opts.fps or fps
@@ -141,6 +173,7 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         "chunkCount": len(items),
         "sourceFrames": source_frames,
         "outputFrames": (source_frames - 1) * factor + 1,
+        "cuts": splitter.cuts,
         "warnings": warnings,
     }
     manifest = [{"index": it["index"], "start": it["start"], "end": it["end"]} for it in items]

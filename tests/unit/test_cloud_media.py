@@ -1,0 +1,90 @@
+"""The extract stage (slowmo.cloud.media.extract) against moto S3 and real generated clips: chunk boundaries
+follow the scene cuts, and a source the decoder cannot deliver in full fails the job instead of being
+published short."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cloud_fixtures import aws_test_environment
+
+from slowmo.cloud.layout import JobLayout
+from slowmo.errors import InputError
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    from moto import mock_aws
+
+    aws_test_environment(monkeypatch)
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("inbox", "work", "out"):
+            client.create_bucket(Bucket=bucket)
+        yield client
+
+
+def _extract(s3, path, chunk_frames: int, **options):
+    from slowmo.cloud.media import extract
+
+    s3.upload_file(str(path), "inbox", "uploads/clip.mp4")
+    layout = JobLayout("job-1", "work", "out")
+    summary = extract(s3=s3, layout=layout, source={"bucket": "inbox", "key": "uploads/clip.mp4"},
+                      options={"factor": 2, **options}, chunk_frames=chunk_frames, upload_workers=2)
+    manifest = json.loads(s3.get_object(Bucket="work", Key=layout.manifest_key)["Body"].read())
+    plan = json.loads(s3.get_object(Bucket="work", Key=layout.plan_key)["Body"].read())
+    return summary, manifest, plan
+
+
+def _shots(frame_count: int, cuts: list[int], size=(64, 36)):
+    """Frames of moving synthetic scenes that change scene at each cut (the first frame of the new shot)."""
+    from slowmo.sample import render_frame
+
+    return [render_frame(i, *size, fps=12.0, scene=sum(1 for c in cuts if c <= i) % 2) for i in range(frame_count)]
+
+
+@pytest.mark.parametrize("frame_count, chunk_frames, cuts", [
+    (30, 9, [9]),        # a cut one frame past the nominal boundary 8: the boundary moves onto it
+    (30, 9, [8, 23]),    # cuts just before boundaries
+    (26, 9, [24]),       # a cut in the last chunk, and a short tail
+    (40, 9, [3, 15, 17, 30]),
+    (12, 5, []),         # no cuts: plain steps
+    (7, 9, [4]),         # shorter than one chunk
+])
+def test_splitter_gives_exactly_the_planned_chunks_with_their_frames(frame_count, chunk_frames, cuts):
+    from slowmo.chunks import plan_chunks
+    from slowmo.cloud.media import ChunkSplitter
+
+    frames = _shots(frame_count, cuts)
+    splitter = ChunkSplitter(chunk_frames)
+    produced = list(splitter.split(iter(frames)))
+    assert splitter.cuts == cuts and splitter.decoded == frame_count
+    assert [chunk for chunk, _ in produced] == plan_chunks(frame_count, chunk_frames, cuts)
+    for chunk, chunk_frames_ in produced:  # each chunk carries its own source frames, boundary frame shared
+        assert len(chunk_frames_) == chunk.source_frames
+        assert all(got is frames[chunk.start + i] for i, got in enumerate(chunk_frames_))
+
+
+def test_extract_snaps_a_chunk_boundary_to_the_scene_cut(s3, clip):
+    # clip: 24 frames, a hard cut at frame 12. 11-frame chunks step by 10, so the first boundary would fall on
+    # frame 10; the cut makes frame 11 (the last of the first shot) the boundary instead.
+    summary, manifest, plan = _extract(s3, clip, chunk_frames=11)
+    assert [(c["start"], c["end"]) for c in manifest] == [(0, 11), (11, 21), (21, 23)]
+    assert plan["cuts"] == [12]
+    assert summary["sourceFrames"] == 24 and summary["chunkCount"] == 3
+
+
+def test_extract_fails_when_the_decoder_delivers_fewer_frames_than_probed(s3, index_longer_than_stream):
+    # the index holds 24 frames, the decoder cleanly delivers 18: the job must fail, not publish 18 frames
+    from slowmo.cloud.media import extract
+
+    s3.upload_file(str(index_longer_than_stream), "inbox", "uploads/trimmed.mp4")
+    layout = JobLayout("job-1", "work", "out")
+    with pytest.raises(InputError, match=r"trimmed\.mp4: is truncated or corrupt: decoded 18 of 24 frames"):
+        extract(s3=s3, layout=layout, source={"bucket": "inbox", "key": "uploads/trimmed.mp4"},
+                options={"factor": 2}, chunk_frames=8, upload_workers=2)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="work").get("Contents", [])]
+    assert layout.manifest_key not in keys and layout.plan_key not in keys  # nothing for the Map to run on
