@@ -48,7 +48,7 @@ def test_film_request_end_to_end(s3, tmp_path):
     out_uri = f"s3://{BUCKET}/jobs/j1/chunks/00000/output.chunk"
     request = modelserver.build_request(src, out_uri, 4, job_id="j1", chunk_index=0, fps="30000/1001", tile=None)
     result = modelserver.handle_request(json.dumps(request).encode(), s3=s3,
-                                        base_model_dir=film_fixtures.tiny_film_savedmodel("blend"))
+                                        base_model_dir=film_fixtures.film_midpoint_savedmodel())
     assert result["status"] == "succeeded" and result["job_id"] == "j1" and result["chunk_index"] == 0
     assert (result["source_frames"], result["output_frames"]) == (5, 17)
     assert result["report"]["interpolated_pairs"] == 4
@@ -58,7 +58,7 @@ def test_film_request_end_to_end(s3, tmp_path):
     for i, f in enumerate(frames):
         np.testing.assert_array_equal(out[4 * i], f)  # sources pass through untouched
     mid = np.rint(0.5 * frames[0].astype(float) + 0.5 * frames[1].astype(float))
-    assert np.abs(out[2].astype(float) - mid).max() <= 1  # t=0.5 of the linear stand-in model
+    assert np.abs(out[2].astype(float) - mid).max() <= 1  # t=0.5: the midpoint stand-in (FILM ignores time)
 
 
 def test_range_over_several_inputs_with_blend(s3, tmp_path):

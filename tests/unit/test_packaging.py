@@ -17,7 +17,7 @@ import film_fixtures  # noqa: E402
 
 @pytest.fixture(scope="module")
 def saved_model_root():
-    return Path(film_fixtures.tiny_film_savedmodel("blend"))  # holds saved_model/saved_model.pb
+    return Path(film_fixtures.film_midpoint_savedmodel())  # holds saved_model/saved_model.pb
 
 
 def names(path):

@@ -1,34 +1,55 @@
 """FILM (Frame Interpolation for Large Motion, Google Research) as a slowmo engine.
 
 The engine loads a FILM TF2 SavedModel (the official ``pretrained_models/film_net/<Style|L1|VGG>/saved_model``
-directories) once per path per process and calls it the way FILM's own interpolator does::
+directories) once per path per process and calls it the way FILM's own ``eval/interpolator.py`` does::
 
     model({"x0": f32[B,H,W,3] in [0,1], "x1": ..., "time": f32[B,1]}, training=False)["image"]
 
-Frames are padded to a multiple of 64 (reflect) and cropped back, pairs/times are batched, large frames are
-tiled (``slowmo.tiling``) to fit GPU memory, and for the usual slow-motion times ``j/K`` with K a power of two
-the FILM recursive schedule is used (t=0.5 first, then the midpoints of each half from the synthesised
-frames), which is what FILM was trained for. Other times are sent to the model directly.
+film_net ignores ``time``: "time: ignored by film_net. We always infer a frame at t = 0.5"
+(google-research/frame-interpolation, models/film_net/interpolator.py, ``create_model``). So every model
+call here asks for a midpoint, and any other time is reached by recursive bisection (``plan_midpoints``):
+
+* a dyadic time j/2^n (every slot of K = 2, 4, 8, 16 ...) is exact: t = 1/2 first, then the midpoints of
+  each half from the model's own outputs, down to depth n;
+* any other time t (K = 3, 5, 6 ..., any retime) is first bracketed by the two dyadic frames at depth D
+  around it, then placed exactly between them by the flow engine, whose motion is now 2^D times smaller
+  (``nondyadic="bracket"``, the default; docs/film.md has the measurements), or it takes the nearest
+  dyadic frame at depth D, a time error of at most 1/2^(D+1) of the source interval (``"nearest"``).
+
+Nodes of the bisection tree that several times (or both brackets) share are computed once. All model
+calls that a window of pairs needs at one bisection level go into batches of ``batch_size``
+(``interpolate_many``); frames are padded to a multiple of 64 and cropped back, and large frames are
+tiled (``slowmo.tiling``) with a tile chosen from the free GPU memory.
+
+``schedule="direct"`` sends t itself to the model instead: only for a FILM variant trained to honour
+``time`` (FILM's interpolator.py notes such models); never for film_net.
 
 TensorFlow is an optional extra and is imported lazily, only here.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from slowmo import tiling
-from slowmo.errors import EngineUnavailableError
+from slowmo.errors import EngineUnavailableError, SlowmoError
 
 ALIGN = 64
-MAX_RECURSION_DEPTH = 10  # K up to 1024
+MAX_RECURSION_DEPTH = 10  # dyadic times down to 1/1024 are exact
+SCHEDULES = ("auto", "recursive", "direct")
+NONDYADIC_METHODS = ("bracket", "nearest")
+#: Default non-dyadic method and depth, chosen from benchmarks/bench_film_schedule.py (docs/film.md).
+DEFAULT_NONDYADIC = "bracket"
+DEFAULT_DEPTH = 2
 MODEL_ENV = "SLOWMO_FILM_MODEL"
 
 INSTALL_HINT = (
@@ -44,11 +65,24 @@ _MODEL_CACHE: dict[str, ModelFn] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+class FilmOutOfMemoryError(SlowmoError):
+    """The model ran out of (GPU) memory; the message names the frame size, batch and tile."""
+
+
+class FilmModelError(SlowmoError):
+    """The model failed on a batch for another reason; the message is the model's own first line."""
+
+
 def _import_tf():
     try:
         import tensorflow as tf  # noqa: PLC0415 - optional heavy dependency, import lazily
     except ImportError as exc:
         raise EngineUnavailableError(f"TensorFlow is not installed. {INSTALL_HINT}") from exc
+    try:  # allocate GPU memory as needed, so the free memory we measured stays meaningful
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except (RuntimeError, ValueError):  # already initialised in this process: keep its setting
+        pass
     return tf
 
 
@@ -59,6 +93,11 @@ def resolve_model_dir(path: str | os.PathLike) -> str:
         if os.path.isfile(os.path.join(cand, "saved_model.pb")):
             return cand
     raise EngineUnavailableError(f"no FILM saved model (saved_model.pb) at {path}. {INSTALL_HINT}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_model(path: str | os.PathLike) -> ModelFn:
@@ -72,8 +111,7 @@ def load_model(path: str | os.PathLike) -> ModelFn:
         try:
             loaded = tf.saved_model.load(model_dir)
         except Exception as exc:  # noqa: BLE001 - TF raises many types; report one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise EngineUnavailableError(f"cannot load the FILM model at {model_dir}: {first}") from exc
+            raise EngineUnavailableError(f"cannot load the FILM model at {model_dir}: {_first_line(exc)}") from exc
         fn = _wrap_loaded(tf, loaded, model_dir)
         _MODEL_CACHE[model_dir] = fn
         return fn
@@ -100,22 +138,29 @@ def _wrap_loaded(tf, loaded, model_dir: str) -> ModelFn:
     return call_sig
 
 
-def gpu_memory_bytes() -> int | None:
-    """Total memory of the first NVIDIA GPU, or None when there is none (or it cannot be asked)."""
-    env = os.environ.get("SLOWMO_GPU_MEMORY_MB")
-    if env:
-        return int(env) * 1024 * 1024
+def _nvidia_smi(query: str) -> int | None:
     exe = shutil.which("nvidia-smi")
     if not exe:
         return None
     try:
         out = subprocess.run(  # noqa: S603 - fixed argument list
-            [exe, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            [exe, f"--query-gpu={query}", "--format=csv,noheader,nounits"],
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout
         return int(out.split()[0]) * 1024 * 1024
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
+
+
+def gpu_memory_bytes() -> int | None:
+    """Free memory of the first NVIDIA GPU now (before our model takes any), or None without a GPU.
+
+    ``SLOWMO_GPU_MEMORY_MB`` overrides it (tests, or to leave room for another process).
+    """
+    env = os.environ.get("SLOWMO_GPU_MEMORY_MB")
+    if env:
+        return int(env) * 1024 * 1024
+    return _nvidia_smi("memory.free")
 
 
 # --------------------------------------------------------------------------------------------- schedule
@@ -131,32 +176,104 @@ def dyadic_depth(t: float, max_depth: int = MAX_RECURSION_DEPTH) -> int | None:
 
 
 def use_recursive(ts: Sequence[float], schedule: str) -> bool:
-    if schedule not in ("auto", "recursive", "direct"):
-        raise ValueError(f"unknown FILM schedule {schedule!r} (auto, recursive, direct)")
-    if schedule == "direct" or not ts:
-        return False
-    return all(0.0 < t < 1.0 and dyadic_depth(t) is not None for t in ts)
+    """Whether the times go through midpoint bisection (every schedule but "direct")."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown FILM schedule {schedule!r} ({', '.join(SCHEDULES)})")
+    return schedule != "direct" and bool(ts)
+
+
+@dataclass(frozen=True)
+class Retime:
+    """Time t lies between the dyadic frames ``lo`` and ``hi``; the flow engine places it at ``s``."""
+
+    lo: Fraction
+    hi: Fraction
+    s: float
+
+
+@dataclass
+class MidpointPlan:
+    """How one pair's times are made from t = 0.5 model calls.
+
+    ``levels[L]`` are the intervals (a, b) whose midpoint is synthesised at bisection level L, from the frames
+    at a and b (the source frames 0 and 1, or nodes of earlier levels). ``recipes[i]`` says how time i is
+    made: a ``Fraction`` names the frame at that node (0 and 1 are the source frames), a ``Retime`` a flow
+    retime between two nodes. ``time_used[i]`` is the time the recipe's frame really shows.
+    """
+
+    levels: list[list[tuple[Fraction, Fraction]]] = field(default_factory=list)
+    recipes: list[Fraction | Retime] = field(default_factory=list)
+    time_used: list[float] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        """Model evaluations (frames through the network) this plan needs."""
+        return sum(len(level) for level in self.levels)
+
+
+def _dyadic(t: float) -> Fraction | None:
+    n = dyadic_depth(t)
+    if n is None:
+        return None
+    return Fraction(round(t * (1 << n)), 1 << n)
+
+
+def plan_midpoints(ts: Sequence[float], depth: int = DEFAULT_DEPTH, method: str = DEFAULT_NONDYADIC) -> MidpointPlan:
+    """The bisection tree (shared nodes once) and one recipe per time, for times in (0, 1)."""
+    if method not in NONDYADIC_METHODS:
+        raise ValueError(f"unknown non-dyadic method {method!r} ({', '.join(NONDYADIC_METHODS)})")
+    if not 1 <= depth <= MAX_RECURSION_DEPTH:
+        raise ValueError(f"depth must be 1..{MAX_RECURSION_DEPTH}, got {depth}")
+    plan = MidpointPlan()
+    nodes: set[Fraction] = set()
+    scale = 1 << depth
+    for t in ts:
+        if not 0.0 < t < 1.0 or math.isnan(t):
+            raise ValueError(f"every t must lie strictly between 0 and 1, not {t!r}")
+        exact = _dyadic(t)
+        if exact is not None:
+            recipe: Fraction | Retime = exact
+            used = t
+            nodes.add(exact)
+        elif method == "nearest":
+            recipe = Fraction(round(t * scale), scale)
+            used = float(recipe)
+            nodes.add(recipe)
+        else:
+            lo = Fraction(math.floor(t * scale), scale)
+            hi = lo + Fraction(1, scale)
+            recipe = Retime(lo, hi, (t - float(lo)) * scale)
+            used = t
+            nodes.update((lo, hi))
+        plan.recipes.append(recipe)
+        plan.time_used.append(used)
+    # every node needs its ancestors: the ends of the interval it halves
+    todo = [n for n in nodes if 0 < n < 1]
+    needed: set[Fraction] = set()
+    while todo:
+        node = todo.pop()
+        if node in needed or not 0 < node < 1:
+            continue
+        needed.add(node)
+        half = Fraction(1, node.denominator)
+        todo += [node - half, node + half]
+    by_level: dict[int, list[tuple[Fraction, Fraction]]] = {}
+    for node in sorted(needed):
+        half = Fraction(1, node.denominator)
+        level = node.denominator.bit_length() - 2  # 1/2 -> 0, 1/4 and 3/4 -> 1, ...
+        by_level.setdefault(level, []).append((node - half, node + half))
+    plan.levels = [by_level[level] for level in sorted(by_level)]
+    return plan
 
 
 def recursive_plan(ts: Sequence[float]) -> list[list[tuple[Fraction, Fraction]]]:
-    """Midpoint intervals to synthesise, level by level, to reach every (dyadic) time in ``ts``.
+    """The bisection levels for dyadic times (kept for callers of the old name)."""
+    return plan_midpoints(ts).levels
 
-    Level 0 is [(0, 1)] (synthesise t=1/2); each later level holds the halves that still contain a
-    requested time. Every model call in the recursive schedule uses time 0.5 on an interval's end frames.
-    """
-    wanted = {Fraction(round(t * (1 << MAX_RECURSION_DEPTH)), 1 << MAX_RECURSION_DEPTH) for t in ts}
-    levels: list[list[tuple[Fraction, Fraction]]] = []
-    current = [(Fraction(0), Fraction(1))]
-    while current:
-        level = [(a, b) for (a, b) in current if any(a < t < b for t in wanted)]
-        if not level:
-            break
-        levels.append(level)
-        current = []
-        for a, b in level:
-            m = (a + b) / 2
-            current += [(a, m), (m, b)]
-    return levels
+
+def calls_per_pair(ts: Sequence[float], depth: int = DEFAULT_DEPTH, method: str = DEFAULT_NONDYADIC) -> int:
+    """Model evaluations one source pair needs for the times ``ts`` (the cost table's figure)."""
+    return plan_midpoints(ts, depth, method).calls
 
 
 # ----------------------------------------------------------------------------------------------- engine
@@ -174,24 +291,38 @@ class FilmEngine:
         tile: int | str | None = "auto",
         batch_size: int = 2,
         *,
+        nondyadic: str = DEFAULT_NONDYADIC,
+        depth: int = DEFAULT_DEPTH,
         tile_overlap: int = tiling.DEFAULT_OVERLAP,
         tile_margin: int = tiling.DEFAULT_MARGIN,
         memory_bytes: int | None = None,
         model: ModelFn | None = None,
+        retimer=None,
         **_ignored,
     ) -> None:
-        if schedule not in ("auto", "recursive", "direct"):
-            raise ValueError(f"unknown FILM schedule {schedule!r} (auto, recursive, direct)")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown FILM schedule {schedule!r} ({', '.join(SCHEDULES)})")
+        if nondyadic not in NONDYADIC_METHODS:
+            raise ValueError(f"unknown non-dyadic method {nondyadic!r} ({', '.join(NONDYADIC_METHODS)})")
+        if not 1 <= int(depth) <= MAX_RECURSION_DEPTH:
+            raise ValueError(f"depth must be 1..{MAX_RECURSION_DEPTH}, got {depth}")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if isinstance(tile, str) and tile != "auto":
             tile = int(tile)
         self.schedule = schedule
+        self.nondyadic = nondyadic
+        self.depth = int(depth)
         self.tile = tile
         self.batch_size = int(batch_size)
         self.tile_overlap = int(tile_overlap)
         self.tile_margin = int(tile_margin)
-        self.calls = 0  # model invocations (batches), for reports and tests
+        self.calls = 0  # model invocations (batches, per tile), for reports and tests
+        self.evaluations = 0  # frames through the model (per tile), independent of batching
+        # free GPU memory is read before TensorFlow takes any of it
+        self._memory = memory_bytes if memory_bytes is not None else (
+            gpu_memory_bytes() if tile == "auto" else None
+        )
         if model is not None:
             self._model = model
             self.model_path = None
@@ -202,26 +333,47 @@ class FilmEngine:
             _import_tf()
             self._model = load_model(model_path)
             self.model_path = resolve_model_dir(model_path)
-        self._memory = memory_bytes if memory_bytes is not None else (
-            gpu_memory_bytes() if tile == "auto" else None
-        )
+        self._retimer = retimer
 
     # -- public ---------------------------------------------------------------------------------
 
+    @property
+    def pair_window(self) -> int:
+        """How many consecutive pairs a caller should hand to ``interpolate_many`` at once: enough for
+        the first bisection level (one call per pair) to fill a batch."""
+        return self.batch_size
+
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
-        ts = [float(t) for t in ts]
-        if not ts:
+        return self.interpolate_many([(frame0, frame1, ts)])[0]
+
+    def interpolate_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray, Sequence[float]]]) -> list[list[np.ndarray]]:
+        """Frames for several pairs at once: every model call one bisection level needs, across all the
+        pairs, goes into the same batches. The frames equal ``interpolate`` on each pair alone."""
+        jobs = []
+        for frame0, frame1, ts in pairs:
+            if frame0.shape != frame1.shape or frame0.ndim != 3 or frame0.shape[2] != 3:
+                raise ValueError(f"frames must be (H, W, 3) and equal: {frame0.shape} vs {frame1.shape}")
+            jobs.append((frame0, frame1, [float(t) for t in ts]))
+        if not jobs:
             return []
-        if frame0.shape != frame1.shape or frame0.ndim != 3 or frame0.shape[2] != 3:
-            raise ValueError(f"frames must be (H, W, 3) and equal: {frame0.shape} vs {frame1.shape}")
-        f0 = frame0.astype(np.float32) / 255.0
-        f1 = frame1.astype(np.float32) / 255.0
-        if use_recursive(ts, self.schedule):
-            by_time = self._recursive(f0, f1, ts)
-            out = [by_time[_key(t)] for t in ts]
-        else:
-            out = self.predict([f0] * len(ts), [f1] * len(ts), ts)
-        return [_to_uint8(x) for x in out]
+        shapes = {f0.shape for f0, _, _ in jobs}
+        if len(shapes) > 1:
+            raise ValueError(f"all pairs must have one frame size, got {sorted(shapes)}")
+        if self.schedule == "direct":
+            return self._direct(jobs)
+        plans = [plan_midpoints(ts, self.depth, self.nondyadic) for _, _, ts in jobs]
+        known: list[dict[Fraction, np.ndarray]] = [
+            {Fraction(0): f0.astype(np.float32) / 255.0, Fraction(1): f1.astype(np.float32) / 255.0}
+            for f0, f1, _ in jobs
+        ]
+        depth = max((len(p.levels) for p in plans), default=0)
+        for level in range(depth):
+            work = [(i, a, b) for i, p in enumerate(plans) if level < len(p.levels) for a, b in p.levels[level]]
+            mids = self.predict([known[i][a] for i, a, _ in work], [known[i][b] for i, _, b in work],
+                                [0.5] * len(work))
+            for (i, a, b), img in zip(work, mids, strict=True):
+                known[i][(a + b) / 2] = img
+        return [self._realise(p, k, f0, f1) for p, k, (f0, f1, _) in zip(plans, known, jobs, strict=True)]
 
     def tile_for(self, height: int, width: int) -> int | None:
         if self.tile == "auto":
@@ -232,6 +384,8 @@ class FilmEngine:
     def predict(self, x0s: Sequence[np.ndarray], x1s: Sequence[np.ndarray], ts: Sequence[float]) -> list[np.ndarray]:
         """Run the model on float32 [0,1] (H, W, 3) pairs at times ``ts``, batched and tiled."""
         out: list[np.ndarray] = []
+        if not x0s:
+            return out
         h, w = x0s[0].shape[:2]
         tile = self.tile_for(h, w)
         for i in range(0, len(ts), self.batch_size):
@@ -240,7 +394,7 @@ class FilmEngine:
             t = np.asarray(ts[i : i + self.batch_size], dtype=np.float32).reshape(-1, 1)
 
             def fn(ta: np.ndarray, tb: np.ndarray, t=t) -> np.ndarray:
-                return self._call_padded(ta, tb, t)
+                return self._call_padded(ta, tb, t, frame=(h, w), tile=tile)
 
             y = tiling.run_tiled(fn, a, b, tile=tile, overlap=self.tile_overlap, margin=self.tile_margin)
             out.extend(np.clip(y, 0.0, 1.0))
@@ -248,15 +402,52 @@ class FilmEngine:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _recursive(self, f0: np.ndarray, f1: np.ndarray, ts: Sequence[float]) -> dict[Fraction, np.ndarray]:
-        known: dict[Fraction, np.ndarray] = {Fraction(0): f0, Fraction(1): f1}
-        for level in recursive_plan(ts):
-            mids = self.predict([known[a] for a, _ in level], [known[b] for _, b in level], [0.5] * len(level))
-            for (a, b), img in zip(level, mids, strict=True):
-                known[(a + b) / 2] = img
-        return {_key(float(k)): v for k, v in known.items()}
+    def _direct(self, jobs) -> list[list[np.ndarray]]:
+        x0s, x1s, ts, sizes = [], [], [], []
+        for f0, f1, times in jobs:
+            a, b = f0.astype(np.float32) / 255.0, f1.astype(np.float32) / 255.0
+            x0s += [a] * len(times)
+            x1s += [b] * len(times)
+            ts += times
+            sizes.append(len(times))
+        flat = [_to_uint8(x) for x in self.predict(x0s, x1s, ts)]
+        out, at = [], 0
+        for n in sizes:
+            out.append(flat[at : at + n])
+            at += n
+        return out
 
-    def _call_padded(self, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def _realise(self, plan: MidpointPlan, known: dict[Fraction, np.ndarray],
+                 f0: np.ndarray, f1: np.ndarray) -> list[np.ndarray]:
+        as_uint8: dict[Fraction, np.ndarray] = {Fraction(0): f0, Fraction(1): f1}
+
+        def frame(node: Fraction) -> np.ndarray:
+            if node not in as_uint8:
+                as_uint8[node] = _to_uint8(known[node])
+            return as_uint8[node]
+
+        out: list[np.ndarray | None] = [None] * len(plan.recipes)
+        brackets: dict[tuple[Fraction, Fraction], list[int]] = {}
+        for i, recipe in enumerate(plan.recipes):
+            if isinstance(recipe, Retime):
+                brackets.setdefault((recipe.lo, recipe.hi), []).append(i)
+            else:
+                out[i] = frame(recipe).copy()
+        for (lo, hi), idx in brackets.items():  # one flow analysis per bracket, shared by its times
+            frames = self._retime_engine().interpolate(frame(lo), frame(hi), [plan.recipes[i].s for i in idx])
+            for i, img in zip(idx, frames, strict=True):
+                out[i] = img
+        return out  # type: ignore[return-value]
+
+    def _retime_engine(self):
+        if self._retimer is None:
+            from .flow import FlowEngine  # noqa: PLC0415 - only when a non-dyadic time needs it
+
+            self._retimer = FlowEngine()
+        return self._retimer
+
+    def _call_padded(self, a: np.ndarray, b: np.ndarray, t: np.ndarray, *,
+                     frame: tuple[int, int], tile: int | None) -> np.ndarray:
         h, w = a.shape[1:3]
         ph, pw = (-h) % ALIGN, (-w) % ALIGN
         if ph or pw:
@@ -265,16 +456,35 @@ class FilmEngine:
             a = np.pad(a, pad, mode=mode)
             b = np.pad(b, pad, mode=mode)
         self.calls += 1
-        result = self._model({"x0": np.ascontiguousarray(a, dtype=np.float32),
-                              "x1": np.ascontiguousarray(b, dtype=np.float32),
-                              "time": t.astype(np.float32)})
+        self.evaluations += a.shape[0]
+        try:
+            result = self._model({"x0": np.ascontiguousarray(a, dtype=np.float32),
+                                  "x1": np.ascontiguousarray(b, dtype=np.float32),
+                                  "time": t.astype(np.float32)})
+        except Exception as exc:  # noqa: BLE001 - TensorFlow raises its own types; one line for the job
+            raise _model_failure(exc, frame=frame, batch=a.shape[0], tile=tile, padded=a.shape[1:3]) from exc
         img = result["image"] if isinstance(result, dict) else result
         img = np.asarray(img, dtype=np.float32)
         return img[:, :h, :w, :]
 
 
-def _key(t: float) -> Fraction:
-    return Fraction(round(t * (1 << MAX_RECURSION_DEPTH)), 1 << MAX_RECURSION_DEPTH)
+def _is_oom(exc: BaseException) -> bool:
+    if type(exc).__name__ == "ResourceExhaustedError":  # tf.errors.ResourceExhaustedError, without importing TF
+        return True
+    text = str(exc)
+    return "OOM when allocating" in text or "out of memory" in text.lower()
+
+
+def _model_failure(exc: BaseException, *, frame: tuple[int, int], batch: int, tile: int | None,
+                   padded: tuple[int, int]) -> SlowmoError:
+    h, w = frame
+    where = f"{w}x{h} frames, batch of {batch}, " + (
+        f"tile {tile} px (model input {padded[1]}x{padded[0]})" if tile else f"no tiling (model input {padded[1]}x{padded[0]})"
+    )
+    if _is_oom(exc):
+        return FilmOutOfMemoryError(
+            f"FILM ran out of GPU memory on {where}: lower batch_size or set a smaller tile (e.g. tile=512)")
+    return FilmModelError(f"FILM model failed on {where}: {type(exc).__name__}: {_first_line(exc)}")
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
