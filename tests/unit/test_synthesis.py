@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -63,3 +64,52 @@ def test_cut_indices_are_global_with_first_index():
     report = SynthesisReport()
     list(synthesize([a, b], 2, BlendEngine(), report, first_index=40))
     assert report.cuts == [41]
+
+
+class RecordingEngine:
+    """An engine that records every pair it is asked about and answers with frames no copy could equal."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def interpolate(self, frame0, frame1, ts):
+        self.pairs.append((frame0, frame1))
+        return [np.full_like(frame0, 7) for _ in ts]
+
+
+def test_repeats_never_reach_the_engine():
+    a = render_frame(3, 64, 48, 12.0)
+    noisy = np.clip(a.astype(np.int16) + np.random.default_rng(0).integers(-2, 3, a.shape), 0, 255).astype(np.uint8)
+    b = render_frame(4, 64, 48, 12.0)  # the ball has moved
+    engine = RecordingEngine()
+    report = SynthesisReport()
+    out = list(synthesize([a, a.copy(), noisy, b], 4, engine, report))
+    # the exact repeat and the repeat within codec noise are copied; only the real motion is asked for
+    assert len(engine.pairs) == 1 and engine.pairs[0][1] is b
+    assert report.repeated_pairs == 2 and report.interpolated_pairs == 1
+    assert all(np.array_equal(f, a) for f in out[1:4] + out[5:8])  # copies of the frame before
+    assert all((f == 7).all() for f in out[9:12])
+
+
+def _static_background(w=96, h=64):
+    rng = np.random.default_rng(5)
+    return cv2.resize(rng.integers(40, 200, (h // 8, w // 8, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("case", ["small object moves", "a few grey levels"])
+def test_small_motion_is_interpolated_not_copied(case):
+    a = _static_background()
+    b = a.copy()
+    if case == "small object moves":  # a 3x3 speck moves 2 px on a static background: 0.3% of the pixels change
+        a[30:33, 40:43] = 250
+        b[30:33, 42:45] = 250
+    else:  # every pixel 3 grey levels brighter: just past codec noise, well short of a cut
+        b = np.clip(a.astype(np.int16) + 3, 0, 255).astype(np.uint8)
+    engine = RecordingEngine()
+    report = SynthesisReport()
+    out = list(synthesize([a, b], 4, engine, report))
+    assert report.interpolated_pairs == 1 and report.repeated_pairs == 0 and report.cuts == []
+    assert len(engine.pairs) == 1
+    assert all((f == 7).all() for f in out[1:4])  # the slots hold what the engine made
