@@ -206,3 +206,22 @@ def test_streamed_result_matches_and_plain_client_still_works(s3, tmp_path):
     b = get_chunk(s3, tmp_path, f"s3://{BUCKET}/o2.chunk")
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("request_body, reason", [
+    ({"inputs": ["s3://work/in/none.chunk"], "output": "s3://work/o.chunk", "factor": 2, "engine": "blend"},
+     "input chunk not found"),
+    ({"inputs": ["s3://work/in/none.chunk"], "output": "s3://work/o.chunk", "factor": 1, "engine": "blend"}, "factor"),
+])
+def test_djl_adapter_answers_a_bad_request_with_400(s3, monkeypatch, request_body, reason):
+    # engine "blend" needs no model, so nothing fails on a missing engine before the request's own fault shows
+    monkeypatch.setitem(sys.modules, "djl_python", types.SimpleNamespace(Output=_StubOutput, Input=_StubInput))
+    monkeypatch.syspath_prepend(str(ROOT / "model"))
+    monkeypatch.delitem(sys.modules, "model", raising=False)
+    monkeypatch.setattr(modelserver, "_s3_client", lambda: s3)
+    import model as adapter
+
+    bad = adapter.handle(_StubInput(json.dumps(request_body).encode()))
+    body = json.loads(bad.body[0])
+    assert bad.code == 400, (bad.code, body)
+    assert body["status"] == "failed" and body["error"] == "InputError" and reason in bad.message
