@@ -88,3 +88,52 @@ def test_extract_fails_when_the_decoder_delivers_fewer_frames_than_probed(s3, in
                 options={"factor": 2}, chunk_frames=8, upload_workers=2)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="work").get("Contents", [])]
     assert layout.manifest_key not in keys and layout.plan_key not in keys  # nothing for the Map to run on
+
+
+ENCODE_PLAN = {"options": {"factor": 2, "compare": False, "engine": "blend"}, "outputFps": "24/1",
+               "video": {"width": 64, "height": 48, "color": {}}}
+
+
+def _model_output(s3, tmp_path, layout, index: int, frame_count: int) -> None:
+    """An output chunk as the model server stores it, holding frame_count frames."""
+    from slowmo import chunkio
+    from slowmo.sample import render_frame
+
+    path = tmp_path / f"output{index}{chunkio.EXTENSION}"
+    chunkio.write_chunk([render_frame(i, 64, 48, 24.0) for i in range(frame_count)], path, 24)
+    s3.upload_file(str(path), "work", layout.chunk_output_key(index))
+
+
+def _segments(s3, layout) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="work", Prefix=f"jobs/{layout.job_id}/").get("Contents", [])
+                  if o["Key"].endswith(".mp4"))
+
+
+@pytest.mark.parametrize("frame_count", [4, 6])  # chunk 0-2 at factor 2 must give (2 - 0) * 2 + 1 = 5 frames
+def test_encode_chunk_refuses_an_output_chunk_with_the_wrong_number_of_frames(s3, tmp_path, frame_count):
+    from slowmo.cloud.media import encode_chunk
+
+    layout = JobLayout("job-1", "work", "out")
+    _model_output(s3, tmp_path, layout, 0, frame_count)
+    with pytest.raises(InputError, match=f"chunk 0: the model returned {frame_count} frames, expected 5"):
+        encode_chunk(s3=s3, layout=layout, chunk={"index": 0, "start": 0, "end": 2}, plan=ENCODE_PLAN)
+    assert _segments(s3, layout) == []  # nothing a later re-run could mistake for a finished segment
+
+
+def test_encode_chunk_reuses_a_segment_only_when_it_was_made_for_this_chunk(s3, tmp_path):
+    from slowmo.cloud.media import encode_chunk
+    from slowmo.probe import probe
+
+    layout = JobLayout("job-1", "work", "out")
+    chunk = {"index": 1, "start": 2, "end": 4}  # factor 2: 5 frames, the first (chunk 0's last) dropped
+    _model_output(s3, tmp_path, layout, 1, 5)
+    # a segment left by an earlier plan of this job, made for frames 2-5: it must not stand in for 2-4
+    s3.put_object(Bucket="work", Key=layout.segment_key(1), Body=b"a segment for another frame range",
+                  Metadata={"slowmo-chunk": "2-5x2"})
+    first = encode_chunk(s3=s3, layout=layout, chunk=chunk, plan=ENCODE_PLAN)
+    assert "reused" not in first and first["frames"] == 4
+    s3.download_file("work", layout.segment_key(1), str(tmp_path / "segment.mp4"))
+    assert probe(tmp_path / "segment.mp4").frame_count == 4
+
+    again = encode_chunk(s3=s3, layout=layout, chunk=chunk, plan=ENCODE_PLAN)  # a re-run of the same chunk
+    assert again == {"chunk": 1, "frames": 4, "reused": True}
