@@ -1,9 +1,12 @@
 
+import contextlib
+import resource
+
 import numpy as np
 import pytest
 
 from slowmo.decode import read_frames
-from slowmo.errors import InputError
+from slowmo.errors import InputError, SlowmoError
 from slowmo.options import JobOptions
 from slowmo.pipeline import run_job
 from slowmo.probe import probe, stream_duration
@@ -140,3 +143,38 @@ def test_input_is_never_modified(clip, tmp_path):
     before = clip.read_bytes()
     run_job(clip, tmp_path / "y.mp4", JobOptions(factor=2, engine="blend"))
     assert clip.read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def output_sizes(clip, tmp_path_factory):
+    """Bytes of the encoded video alone and of the published video with its audio muxed in (x264 is deterministic)."""
+    d = tmp_path_factory.mktemp("sizes")
+    run_job(clip, d / "video.mp4", JobOptions(factor=2, engine="blend", audio="drop"))
+    run_job(clip, d / "muxed.mp4", JobOptions(factor=2, engine="blend"))
+    return (d / "video.mp4").stat().st_size, (d / "muxed.mp4").stat().st_size
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int):
+    """No file written by this process or its ffmpeg children may grow past `limit` bytes: a write past it kills
+    the ffmpeg that makes it (SIGXFSZ, as a full disk stops it), part way through its output."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+@pytest.mark.parametrize("failing_step", ["encode", "mux"])
+def test_a_run_failing_in_the_encode_or_mux_step_leaves_the_existing_output_alone(clip, tmp_path, output_sizes,
+                                                                                 failing_step):
+    video_bytes, muxed_bytes = output_sizes
+    # encode: the video stream cannot be written whole; mux: it can, the muxed copy with audio cannot
+    limit = video_bytes // 2 if failing_step == "encode" else (video_bytes + muxed_bytes) // 2
+    final = tmp_path / "slow.mp4"
+    final.write_bytes(b"yesterday's result")
+    with file_size_limit(limit), pytest.raises(SlowmoError, match="failed"):
+        run_job(clip, final, JobOptions(factor=2, engine="blend", audio="stretch"))
+    assert final.read_bytes() == b"yesterday's result"
+    assert [p.name for p in tmp_path.iterdir()] == ["slow.mp4"]  # no partial file beside it either
