@@ -2,7 +2,7 @@
 submission) into a job and claims it for this execution exactly once.
 
 An upload that can never be processed (object gone, empty, over the size limit, not a video, bad
-options) still becomes a job: it is claimed like any other and returned with ``rejected`` set to the
+options, more than the stack can finish by the capacity model) still becomes a job: it is claimed like any other and returned with ``rejected`` set to the
 reason, and the state machine records it FAILED and tells the operator."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
+from slowmo.cloud.admission import admit
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore
 from slowmo.cloud.submission import rejected_request, request_for_execution
@@ -28,6 +29,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     rejected = None
     try:
         request = request_for_execution(settings, event["input"], aws.client("s3"))
+        if request.trigger == "upload" and not request.rerun:  # POST /jobs admitted API submissions already
+            admit(aws.client("s3"), request.source, request.options)  # before anything is spent on it
     except InputError as err:
         request = rejected_request(event["input"])
         if request is None:

@@ -115,7 +115,17 @@ def test_refusal_names_the_limit_and_the_longest_input_that_fits():
 def test_a_size_that_never_fits_says_so():
     src = Source.of_length(width=7680, height=4320, fps=30, seconds=10)
     report = estimate(src, Job(factor=64, compare=True), Stack(encode=FunctionLimits(6144, 512, 900)))
-    assert report.refusal().endswith("no length of 7680x4320 fits")
+    assert re.search(r"; at factor 64 with compare, no length of 7680x4320 fits(; this input fits at factor \d+)?$",
+                     report.refusal()), report.refusal()
+
+
+def test_when_no_length_fits_a_lower_factor_is_offered():
+    src = Source.of_length(width=320, height=180, fps=24, seconds=1)
+    stack = Stack(invocation_timeout_s=1)  # the time per chunk does not depend on the length
+    line = estimate(src, Job(factor=64), stack).refusal()
+    factor = int(re.search(r"this input fits at factor (\d+)$", line).group(1))
+    assert estimate(src, Job(factor=factor), stack).fits
+    assert not estimate(src, Job(factor=factor + 1), stack).fits
 
 
 def test_a_fitting_job_has_no_refusal_and_its_report_is_json():

@@ -344,8 +344,13 @@ class CapacityReport:
         step, limit = found
         options = f"at factor {self.job.factor}{' with compare' if self.job.compare else ''}"
         longest = largest_duration(self.source, self.job, self.stack, fraction=self.fraction)
-        fits = (f"{self.source.label} fits up to {_duration(longest)}" if longest > 0
-                else f"no length of {self.source.width}x{self.source.height} fits")
+        if longest > 0:
+            return f"{limit.describe(step.name, self.fraction)}; {options}, {self.source.label} fits up to {_duration(longest)}"
+        fits = f"no length of {self.source.width}x{self.source.height} fits"
+        lower = next((k for k in range(self.job.factor - 1, 1, -1)
+                      if estimate(self.source, replace(self.job, factor=k), self.stack, fraction=self.fraction).fits), None)
+        if lower is not None:
+            fits += f"; this input fits at factor {lower}"
         return f"{limit.describe(step.name, self.fraction)}; {options}, {fits}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from ..errors import InputError
+from .admission import admit
 from .config import Settings
 from .jobs import JobStore, job_view
 from .layout import parse_s3_uri
@@ -96,6 +97,7 @@ def submit_job(settings: Settings, body: dict[str, Any], *, s3, sfn, store: JobS
     source, _metadata = head_source(s3, _source_from_body(settings, body))
     check_source_size(source)
     request = request_from_api(settings, source, options, str(token) if token else None)
+    admit(s3, source, request.options)  # a job the stack cannot finish is a 400, before any execution
     item, created = store.create(request)
     if not item.get("executionArn") and item.get("status") not in ("SUCCEEDED", "FAILED"):
         try:

@@ -123,10 +123,12 @@ class ChunkSplitter:
 def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], opts, chunk_frames: int,
              tmp: str, local: str, upload_workers: int) -> dict[str, Any]:
     from .. import chunkio
+    from ..capacity import Source
     from ..decode import read_frames
     from ..limits import Limits
     from ..pipeline import check_input
     from ..probe import probe
+    from .admission import judge
 
     extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
     s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
@@ -134,6 +136,8 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
     warnings = check_input(info, opts, Limits.from_env())
     fps = info.fps
     name = os.path.basename(source["key"])
+    # the exact probe, judged like the claim judged the index (which cannot read every container)
+    judge(Source.from_probe(info, os.path.getsize(local)), options, name)
 
     def store(index: int, start: int, end: int, frames: list) -> dict[str, Any]:
         path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
