@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from .errors import SlowmoError
 from .options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, PRESETS, JobOptions
+from .progress import progress_factory
 
 RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o slow.mp4 --factor 8                 8x slower, plays at the source rate
@@ -18,6 +19,7 @@ RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o frames/ --factor 4                  lossless PNG sequence
   slowmo run clip.mp4 -o slow.mp4 --factor 16 --compare side.mp4 --audio original
   slowmo run clip.mp4 -o slow.mp4 --factor 8 --engine film --model ~/film_net/Style/saved_model
+  slowmo run long.mp4 -o slow.mp4 --factor 8 --jobs 4 --resume  continue an interrupted run on 4 workers
 """
 
 
@@ -50,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--codec", choices=CODECS, default="h264")
     run.add_argument("--crf", type=int, default=18, help="quality, 0 (lossless) to 51 (default: 18)")
     run.add_argument("--preset", choices=PRESETS, default="medium", help="encoder speed/size trade-off")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                     help="worker processes (default: the usable cores, as many as the free memory holds)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run of the same input, output and options from its saved chunks")
+    run.add_argument("--chunk-frames", type=_positive_int, metavar="N",
+                     help="source frames per chunk (default: about 1/32 of the video, 9 to 121)")
+    run.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
+                     help="no progress (on a terminal a bar, otherwise a line every few seconds)")
 
     probe = commands.add_parser("probe", help="describe a video as JSON")
     probe.add_argument("input")
@@ -77,12 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_factory(disabled: bool):
-    if disabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return lambda total: tqdm(total=total, unit="frame", dynamic_ncols=True, smoothing=0.1)
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def cmd_run(args) -> int:
@@ -95,8 +106,11 @@ def cmd_run(args) -> int:
         raise ArgumentError("--compare must name a different file from --output")
     if Path(args.output).resolve() == input_path.resolve():
         raise ArgumentError("output would overwrite the input; choose another path")
+    if args.chunk_frames is not None and args.chunk_frames < 2:
+        raise ArgumentError("--chunk-frames must be at least 2")
     report = run_job(input_path, args.output, options, compare_path=args.compare,
-                     progress=_progress_factory(args.no_progress))
+                     progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
+                     chunk_frames=args.chunk_frames)
     for warning in report.warnings:
         print(f"slowmo: warning: {warning}", file=sys.stderr)
     print(json.dumps(report.to_dict()))
@@ -148,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     except SlowmoError as exc:
         print(f"slowmo: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("slowmo: interrupted; no output was published", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"slowmo: {exc or 'interrupted; no output was published'}", file=sys.stderr)
         return 130
     except MemoryError:
         print("slowmo: error: out of memory; try a smaller input or --engine blend", file=sys.stderr)

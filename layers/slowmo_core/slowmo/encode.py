@@ -60,8 +60,12 @@ def encode_args(
     preset: str = "medium",
     color: ColorTags | None = None,
     container_format: str | None = None,
+    threads: int | None = None,
 ) -> list[str]:
-    """ffmpeg arguments reading RGB24 frames of width x height on stdin and writing a video to path."""
+    """ffmpeg arguments reading RGB24 frames of width x height on stdin and writing a video to path.
+
+    threads caps the encoder's threads (a local parallel run gives each worker its share of the cores).
+    """
     if codec not in VIDEO_CODECS:
         raise InputError(f"codec must be one of {', '.join(VIDEO_CODECS)}, got {codec!r}")
     out_w, out_h = even_size(width, height)
@@ -81,6 +85,8 @@ def encode_args(
         "-video_track_timescale", str(_timescale(fps)),
         "-movflags", "+faststart", "-an",
     ]
+    if threads:
+        args += ["-threads", str(threads)]
     if container_format:
         args += ["-f", container_format]
     return args + ["-y", path]
@@ -171,19 +177,24 @@ class VideoWriter:
 
 
 class PngSequenceWriter:
-    """Lossless numbered PNG frames (frame_000000.png, ...) in a directory."""
+    """Lossless numbered PNG frames (frame_000000.png, ...) in a directory.
 
-    def __init__(self, directory: str | os.PathLike, width: int, height: int, fps: Fraction | None = None, **_ignored):
+    first_number numbers the first frame written (a chunk of a run writes its own part of the sequence).
+    """
+
+    def __init__(self, directory: str | os.PathLike, width: int, height: int, fps: Fraction | None = None, *,
+                 first_number: int = 0, **_ignored):
         self.directory = Path(directory)
         self.width, self.height = width, height
         self.frames_written = 0
+        self._first_number = first_number
 
     def __enter__(self) -> PngSequenceWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self
 
     def write(self, frame: np.ndarray) -> None:
-        name = self.directory / f"frame_{self.frames_written:06d}.png"
+        name = self.directory / f"frame_{self._first_number + self.frames_written:06d}.png"
         if not cv2.imwrite(str(name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise FFmpegError(f"could not write {name}")
         self.frames_written += 1

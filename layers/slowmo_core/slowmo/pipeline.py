@@ -6,33 +6,40 @@ complete, so an interrupted or failed run never leaves something that looks fini
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from . import __version__
 from .audio import mux_audio
-from .compare import SideBySide
+from .chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
+from .chunks import plan_chunks
 from .decode import read_frames
-from .encode import PngSequenceWriter, VideoWriter
+from .destination import check_destination, write_errors_as_one_line
 from .engines import create_engine
 from .errors import InputError
 from .limits import Limits
 from .options import JobOptions
+from .parallel import WorkerFailed, default_jobs, run_parallel, run_serial
 from .probe import VideoInfo, probe
-from .synthesis import SynthesisReport, synthesize
+from .synthesis import SynthesisReport
 from .timing import make_timeline
+from .workdir import ChunkStore, work_folder_for
 
 log = logging.getLogger(__name__)
 
-ProgressFactory = Callable[[int], object]  # total -> object with update(n) and close()
+ProgressFactory = Callable[..., object]  # (total, initial=0) -> object with update(n) and close()
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says how to resume it."""
 
 
 @dataclass
@@ -52,6 +59,9 @@ class JobReport:
     repeated_pairs: int = 0
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    jobs: int = 1
+    chunks: int = 1
+    resumed_chunks: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +70,7 @@ class JobReport:
 def is_sequence_output(output: str | os.PathLike) -> bool:
     """A directory (existing, or named with a trailing slash) means a PNG sequence."""
     text = str(output)
-    return text.endswith(("/", os.sep)) or Path(text).is_dir()
+    return text.endswith(("/", os.sep)) or os.path.isdir(text)  # False, not an error, for an impossible name
 
 
 def check_input(info: VideoInfo, options: JobOptions, limits: Limits) -> list[str]:
@@ -78,6 +88,45 @@ def check_input(info: VideoInfo, options: JobOptions, limits: Limits) -> list[st
     return warnings
 
 
+def local_chunk_frames(frame_count: int) -> int:
+    """Source frames per chunk of a local run: about 1/32 of the video (so up to 32 workers have
+    work), from 9 to 121. It depends on the video only, never on --jobs, so any --jobs can resume."""
+    return max(9, min(121, -(-(frame_count - 1) // 32) + 1))
+
+
+def run_key(info: VideoInfo, options: JobOptions, engine, *, chunk_frames: int, sequence: bool) -> dict:
+    """What a run's chunks are made from: a resume reuses chunks only when all of it is the same."""
+    stat = os.stat(info.path)
+    chunk_options = {k: v for k, v in options.to_dict().items() if k != "audio"}  # audio is muxed at the end
+    return {
+        "input": {"path": os.path.abspath(info.path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+        "options": chunk_options,
+        "engine": {"name": engine.name, "version": str(getattr(engine, "version", "")), "slowmo": __version__},
+        "chunk_frames": chunk_frames,
+        "output": "png" if sequence else "video",
+    }
+
+
+def assembled_records(records: list[dict]) -> list[dict]:
+    """The chunk records in order, checked to tile the video: each starts where the previous ended."""
+    ordered = sorted(records, key=lambda r: r["index"])
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if after["index"] != before["index"] + 1 or after["start"] != before["end"]:
+            raise RuntimeError(f"chunks {before['index']} and {after['index']} do not meet; the work folder is inconsistent")
+    return ordered
+
+
+def summarise(records: list[dict]) -> SynthesisReport:
+    report = SynthesisReport()
+    if records:
+        report.source_frames = records[-1]["end"] + 1
+    report.output_frames = sum(r["frames"] for r in records)
+    report.interpolated_pairs = sum(r["interpolated_pairs"] for r in records)
+    report.repeated_pairs = sum(r["repeated_pairs"] for r in records)
+    report.cuts = sorted(c for r in records for c in r["cuts"])
+    return report
+
+
 def _temp_path(final: Path, suffix: str) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial{suffix}")
 
@@ -91,7 +140,15 @@ def run_job(
     limits: Limits | None = None,
     progress: ProgressFactory | None = None,
     engine_options: dict | None = None,
+    jobs: int | None = None,
+    resume: bool = False,
+    chunk_frames: int | None = None,
 ) -> JobReport:
+    """Make the slow-motion video (or PNG frames) of input_path at output.
+
+    jobs: worker processes (default: the usable cores, within the available memory). resume: reuse
+    the chunks an interrupted run of the same input and options left in its work folder.
+    """
     started = time.monotonic()
     limits = limits or Limits.from_env()
     info = probe(input_path)
@@ -113,54 +170,76 @@ def run_job(
         raise InputError(f"{final.name}: output must end in .mp4, .mov, .m4v or .mkv, or be a directory for PNG frames")
     if compare_path is not None and Path(compare_path).suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
         raise InputError(f"{Path(compare_path).name}: comparison output must be a video file (.mp4)")
-    (final if sequence else final.parent).mkdir(parents=True, exist_ok=True)
+    created_folder = sequence and not os.path.exists(final)
+    folder = check_destination(output, sequence=sequence)
+    if compare_path is not None:
+        check_destination(compare_path, sequence=False)
 
     keep_audio = info.has_audio and options.audio != "drop" and not sequence
-    report = SynthesisReport()
     encode_opts = {"codec": options.codec, "crf": options.crf, "preset": options.preset, "color": info.color}
-    temp_dir = Path(tempfile.mkdtemp(prefix=".slowmo-", dir=final if sequence else final.parent))
+    settings = RenderSettings(
+        factor=options.factor, engine=options.engine, width=info.width, height=info.height, output_fps=output_fps,
+        sequence=sequence, encode=encode_opts, compare=compare_path is not None,
+        compare_labels=("original (frames repeated)", f"slowmo {engine.name} x{options.factor}"), engine_options=engine_opts)
+    chunk_frames = chunk_frames or local_chunk_frames(info.frame_count)
+    chunks = plan_chunks(info.frame_count, chunk_frames)
+    jobs = min(jobs or default_jobs(info.width, info.height, options.engine), len(chunks))
+    key = run_key(info, options, engine, chunk_frames=chunk_frames, sequence=sequence)
+    store, fresh_reason = ChunkStore.open(work_folder_for(final, folder), key, resume=resume)
+    if fresh_reason is not None:
+        warnings.append(fresh_reason)
+        log.warning(fresh_reason)
+    done = store.finished()
+    keep_work = succeeded = False
     try:
-        video_tmp = temp_dir / f"video{final.suffix if not sequence else ''}"
-        compare_tmp = temp_dir / f"compare{Path(compare_path).suffix}" if compare_path else None
-        bar = progress(expected.output_frames) if progress else None
-        with ExitStack() as stack:
-            if sequence:
-                writer = stack.enter_context(PngSequenceWriter(temp_dir / "frames", info.width, info.height))
-            else:
-                writer = stack.enter_context(VideoWriter(video_tmp, info.width, info.height, output_fps, **encode_opts))
-            side = compare_writer = None
-            if compare_tmp is not None:
-                side = SideBySide(info.width, info.height, "original (frames repeated)", f"slowmo {engine.name} x{options.factor}")
-                compare_writer = stack.enter_context(
-                    VideoWriter(compare_tmp, side.width, side.height, output_fps, **encode_opts))
+        with write_errors_as_one_line(output, folder):
+            bar = progress(expected.output_frames, initial=sum(r["frames"] for r in done.values())) if progress else None
             frames = read_frames(info, fps=info.fps if info.is_vfr else None)
-            current_source = None
-            for index, frame in enumerate(synthesize(frames, options.factor, engine, report)):
-                if index % options.factor == 0:
-                    current_source = frame
-                writer.write(frame)
-                if compare_writer is not None:
-                    compare_writer.write(side.compose(current_source, frame))
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
-        if report.source_frames < 2:
-            raise InputError(f"{Path(info.path).name}: only {report.source_frames} frame could be decoded; need at least 2")
-        if not info.is_vfr and report.source_frames < info.frame_count:
-            raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of {info.frame_count} frames")
+            on_frames = bar.update if bar is not None else None
+            if jobs > 1:
+                fresh = run_parallel(frames, chunks, settings, store, done, jobs, on_frames)
+            else:
+                fresh = run_serial(frames, chunks, settings, store, done, engine, on_frames)
+            if bar is not None:
+                bar.close()
+            records = assembled_records([*done.values(), *fresh])
+            report = summarise(records)
+            if report.source_frames < 2:
+                raise InputError(f"{Path(info.path).name}: only {report.source_frames} frame could be decoded; need at least 2")
+            if not info.is_vfr and report.source_frames < info.frame_count:
+                raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of {info.frame_count} frames")
 
-        timeline = make_timeline(report.source_frames, source_fps, options.factor, output_fps)
-        duration = timeline.output_duration
-        if sequence:
-            for png in sorted((temp_dir / "frames").iterdir()):
-                os.replace(png, final / png.name)
-        else:
-            _publish(video_tmp, final, info, keep_audio, options.audio, timeline.slowdown, duration)
-        if compare_tmp is not None:
-            _publish(compare_tmp, Path(compare_path), info, keep_audio, options.audio, timeline.slowdown, duration)
+            timeline = make_timeline(report.source_frames, source_fps, options.factor, output_fps)
+            duration = timeline.output_duration
+            if sequence:
+                for record in records:
+                    for png in sorted((store.chunk_folder(record["index"]) / FRAMES_FOLDER).iterdir()):
+                        os.replace(png, final / png.name)
+            else:
+                video_tmp = store.path / f"video{final.suffix}"
+                join_segments([(store.chunk_folder(r["index"]) / VIDEO_SEGMENT, r["frames"]) for r in records], video_tmp, output_fps)
+                _publish(video_tmp, final, info, keep_audio, options.audio, timeline.slowdown, duration)
+            if compare_path is not None:
+                compare_tmp = store.path / f"compare{Path(compare_path).suffix}"
+                join_segments([(store.chunk_folder(r["index"]) / COMPARE_SEGMENT, r["frames"]) for r in records], compare_tmp, output_fps)
+                _publish(compare_tmp, Path(compare_path), info, keep_audio, options.audio, timeline.slowdown, duration)
+        succeeded = True
+    except (KeyboardInterrupt, WorkerFailed) as exc:
+        keep_work = True
+        saved = len(store.finished())
+        hint = (f"{saved} of {len(chunks)} chunks are saved in {store.path}; "
+                "run the same command with --resume to continue")
+        if isinstance(exc, KeyboardInterrupt):
+            raise RunInterrupted(f"interrupted; no output was published. {hint}") from None
+        raise WorkerFailed(f"{exc}. {hint}") from None
     finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        if keep_work:
+            store.close()
+        else:
+            store.remove()
+        if created_folder and not succeeded and not keep_work:
+            with contextlib.suppress(OSError):
+                final.rmdir()  # the PNG folder this run made, if it is still empty
 
     return JobReport(
         input=str(input_path),
@@ -178,6 +257,9 @@ def run_job(
         repeated_pairs=report.repeated_pairs,
         warnings=warnings,
         elapsed_s=round(time.monotonic() - started, 3),
+        jobs=jobs,
+        chunks=len(records),
+        resumed_chunks=sum(1 for r in records if r["index"] in done),
     )
 
 

@@ -1,0 +1,135 @@
+"""One chunk of a local run: its source frames in, its finished part of the output on disk.
+
+The serial run and every worker of a parallel run call `render_chunk`, so a chunk comes out the same
+whichever executor made it. A chunk writes the output frames start*K .. end*K, less the first one
+for every chunk after the first (the previous chunk wrote it): an MP4 segment of its own (and a
+comparison segment), or its numbered PNG frames. Concatenating the segments in order gives the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from .chunks import Chunk
+from .errors import InputError
+
+VIDEO_SEGMENT = "video.mp4"
+COMPARE_SEGMENT = "compare.mp4"
+FRAMES_FOLDER = "frames"
+PROGRESS_BATCH = 8  # frames per progress report (a parallel worker sends each one between processes)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What every chunk of one run shares. Picklable: it travels to the worker processes."""
+
+    factor: int
+    engine: str
+    width: int
+    height: int
+    output_fps: Fraction
+    sequence: bool  # PNG frames, else an MP4 segment
+    encode: dict = field(default_factory=dict)  # codec, crf, preset, color (VideoWriter options)
+    compare: bool = False
+    compare_labels: tuple[str, str] = ("", "")
+    engine_options: dict = field(default_factory=dict)
+
+
+def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folder: Path, engine,
+                 on_frames: Callable[[int], object] | None = None, *, open_ended: bool = False) -> dict:
+    """Synthesise chunk from its source frames (chunk.start .. chunk.end) into folder.
+
+    open_ended: the chunk runs to the end of the stream, wherever that is (the frame count of a
+    variable-rate input is known only once it is decoded). Otherwise fewer frames than the chunk
+    spans means the input is truncated. Returns the chunk's record: its real range, the frames it
+    wrote and what synthesis found (cuts, repeats).
+    """
+    from .compare import SideBySide
+    from .encode import PngSequenceWriter, VideoWriter
+    from .synthesis import SynthesisReport, synthesize
+
+    factor = settings.factor
+    skip = 1 if chunk.index > 0 else 0  # the boundary frame: the previous chunk wrote it
+    report = SynthesisReport()
+    written = pending = 0
+    with ExitStack() as stack:
+        if settings.sequence:
+            writer = stack.enter_context(PngSequenceWriter(folder / FRAMES_FOLDER, settings.width, settings.height,
+                                                           first_number=chunk.start * factor + skip))
+        else:
+            writer = stack.enter_context(VideoWriter(folder / VIDEO_SEGMENT, settings.width, settings.height,
+                                                     settings.output_fps, **settings.encode))
+        side = compare_writer = None
+        if settings.compare:
+            side = SideBySide(settings.width, settings.height, *settings.compare_labels)
+            compare_writer = stack.enter_context(VideoWriter(folder / COMPARE_SEGMENT, side.width, side.height,
+                                                             settings.output_fps, **settings.encode))
+        current_source = None
+        for local_index, frame in enumerate(synthesize(frames, factor, engine, report, first_index=chunk.start)):
+            if local_index % factor == 0:
+                current_source = frame
+            if local_index < skip:
+                continue
+            writer.write(frame)
+            if compare_writer is not None:
+                compare_writer.write(side.compose(current_source, frame))
+            written += 1
+            pending += 1
+            if on_frames is not None and pending >= PROGRESS_BATCH:
+                on_frames(pending)
+                pending = 0
+    if on_frames is not None and pending:
+        on_frames(pending)
+    end = chunk.start + report.source_frames - 1
+    if report.source_frames < 2 or (not open_ended and end != chunk.end):
+        raise InputError(f"decoded only {report.source_frames} of the {chunk.end - chunk.start + 1} frames "
+                         f"{chunk.start}..{chunk.end}: the input is truncated or corrupt")
+    return {"index": chunk.index, "start": chunk.start, "end": end, "frames": written,
+            "interpolated_pairs": report.interpolated_pairs, "repeated_pairs": report.repeated_pairs,
+            "cuts": list(report.cuts)}
+
+
+def chunk_files(folder: Path) -> dict[str, int]:
+    """Every file a finished chunk folder holds, relative to it, with its size in bytes."""
+    files = {}
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            path = Path(root) / name
+            files[str(path.relative_to(folder))] = path.stat().st_size
+    return files
+
+
+def join_segments(segments: list[tuple[Path, int]], output: Path, fps: Fraction) -> None:
+    """Stream-copy the chunks' MP4 segments, given with their frame counts, into one video in order.
+
+    Every segment has the same encoder settings and frame rate and starts on a keyframe, so joining
+    only shifts each segment's timestamps by the duration of those before it. The concat demuxer
+    would take that duration from each segment's container, which x264's B-frame delay leaves a few
+    ticks short; the listing gives each segment's exact duration instead (the frames it holds / fps,
+    written as the difference of cumulative microseconds so rounding does not add up), and the
+    track timescale is the encoder's, a multiple of the rate, so every timestamp lands on a tick.
+    """
+    from .encode import _timescale
+    from .ffmpeg import run_ffmpeg
+
+    fps = Fraction(fps)
+    listing = output.with_name(output.name + ".txt")
+    frames_before = 0
+    with open(listing, "w") as fh:
+        for segment, frames in segments:
+            start_us = round(Fraction(frames_before) / fps * 1_000_000)
+            end_us = round(Fraction(frames_before + frames) / fps * 1_000_000)
+            frames_before += frames
+            fh.write("file '" + str(Path(segment).absolute()).replace("'", "'\\''") + "'\n")
+            fh.write(f"duration {end_us - start_us}us\n")
+    try:
+        run_ffmpeg(["-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0",
+                    "-c", "copy", "-video_track_timescale", str(_timescale(fps)),
+                    "-movflags", "+faststart", "-y", str(output)])
+    finally:
+        listing.unlink(missing_ok=True)

@@ -1,0 +1,145 @@
+"""Resume: a run stopped part way (SIGKILL, Ctrl-C) continues from its finished chunks to the same output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slowmo.decode import read_frames
+from slowmo.options import JobOptions
+from slowmo.pipeline import run_job
+from slowmo.probe import probe
+from slowmo.workdir import ChunkStore, WorkFolderBusy, work_folder_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def long_clip(make_clip):
+    """72 frames: 9 chunks of 9 frames, enough to stop a run between chunks."""
+    return make_clip("resume", width=160, height=96, fps=24, frames=72, audio=True, cut_at=40)
+
+
+def slowmo(*args) -> subprocess.Popen:
+    """`slowmo run args` in its own process group, as a terminal would start it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "slowmo_core")}
+    return subprocess.Popen([sys.executable, "-m", "slowmo.cli", "run", *map(str, args)],  # noqa: S603
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+
+
+def stop_after_first_chunk(proc: subprocess.Popen, work: Path, sig: int) -> None:
+    """Once a chunk is finished, send sig to the run's whole process group (Ctrl-C reaches the
+    workers and every ffmpeg too; SIGKILL of the group is a crash or a power cut)."""
+    deadline = time.monotonic() + 60
+    while not list(work.glob("chunk-*.json")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no chunk finished within a minute"
+        time.sleep(0.02)
+    os.killpg(proc.pid, sig)
+
+
+def decoded(path):
+    return [frame.tobytes() for frame in read_frames(probe(path))]
+
+
+RUN = ["--factor", "4", "--chunk-frames", "9", "--engine", "flow", "--jobs", "1", "--quiet"]
+
+
+def test_resume_after_sigkill_redoes_only_unfinished_chunks_and_gives_the_same_video(long_clip, tmp_path):
+    whole = tmp_path / "whole.mp4"
+    reference = slowmo(long_clip, "-o", whole, *RUN)
+    assert reference.wait() == 0, reference.communicate()
+
+    out = tmp_path / "out.mp4"
+    work = work_folder_for(out, tmp_path)
+    killed = slowmo(long_clip, "-o", out, *RUN)
+    stop_after_first_chunk(killed, work, signal.SIGKILL)
+    killed.wait()
+    assert not out.exists()  # nothing published
+    finished = sorted(p.name for p in work.glob("chunk-*.json"))
+    assert finished and len(finished) < 9
+
+    resumed = slowmo(long_clip, "-o", out, *RUN, "--resume")
+    stdout, stderr = resumed.communicate()
+    assert resumed.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert report["chunks"] == 9 and 1 <= report["resumed_chunks"] == len(finished)
+    assert decoded(out) == decoded(whole)
+    assert probe(out).duration == probe(whole).duration and probe(out).has_audio
+    assert not work.exists()  # removed after success
+
+
+def test_ctrl_c_exits_with_one_line_saying_how_to_resume(long_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    work = work_folder_for(out, tmp_path)
+    run = slowmo(long_clip, "-o", out, *RUN[:-3], "--jobs", "2", "--quiet")
+    stop_after_first_chunk(run, work, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130 and stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in stderr, stderr
+    assert not out.exists() and list(work.glob("chunk-*.json"))
+
+    resumed = slowmo(long_clip, "-o", out, *RUN, "--resume")
+    stdout, stderr = resumed.communicate()
+    assert resumed.returncode == 0, stderr
+    assert json.loads(stdout)["resumed_chunks"] >= 1
+    assert probe(out).frame_count == 71 * 4 + 1
+
+
+def key() -> dict:
+    return {"input": "a", "options": {"factor": 4}}
+
+
+def finish(store: ChunkStore, index: int, payload: bytes) -> None:
+    staging = store.staging_folder(index)
+    (staging / "video.mp4").write_bytes(payload)
+    store.commit(index, staging, {"index": index, "start": 8 * index, "end": 8 * index + 8, "frames": 32})
+
+
+def test_only_chunks_with_a_record_and_matching_files_count_as_finished(tmp_path):
+    store, _ = ChunkStore.open(tmp_path / "work", key(), resume=False)
+    finish(store, 0, b"x" * 100)
+    finish(store, 1, b"y" * 100)
+    finish(store, 2, b"z" * 100)
+    (store.chunk_folder(1) / "video.mp4").write_bytes(b"y" * 40)  # cut short (e.g. power loss)
+    (store.chunk_folder(2) / "video.mp4").unlink()
+    staging = store.staging_folder(3)  # a chunk being written when the run stopped
+    (staging / "video.mp4").write_bytes(b"half")
+    store.close()
+
+    reopened, reason = ChunkStore.open(tmp_path / "work", key(), resume=True)
+    assert reason is None
+    assert sorted(reopened.finished()) == [0]
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [".lock", "chunk-00000", "chunk-00000.json", "key.json"]
+
+
+def test_resume_with_other_options_starts_afresh_and_says_why(tmp_path):
+    store, _ = ChunkStore.open(tmp_path / "work", key(), resume=False)
+    finish(store, 0, b"x")
+    store.close()
+    other = {**key(), "options": {"factor": 8}}
+    reopened, reason = ChunkStore.open(tmp_path / "work", other, resume=True)
+    assert reopened.finished() == {} and "options" in reason
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(tmp_path):
+    store, _ = ChunkStore.open(tmp_path / "work", key(), resume=False)
+    with pytest.raises(WorkFolderBusy):
+        ChunkStore.open(tmp_path / "work", key(), resume=True)
+    store.remove()
+    assert not (tmp_path / "work").exists()
+
+
+def test_without_resume_earlier_work_is_not_reused(clip, tmp_path):
+    out = tmp_path / "out/"
+    first = run_job(clip, f"{out}/", JobOptions(factor=2, engine="blend"), jobs=1, chunk_frames=9)
+    again = run_job(clip, f"{out}/", JobOptions(factor=2, engine="blend"), jobs=1, chunk_frames=9, resume=True)
+    assert first.resumed_chunks == again.resumed_chunks == 0  # success removed the work folder
