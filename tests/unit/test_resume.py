@@ -76,11 +76,12 @@ def test_resume_after_sigkill_redoes_only_unfinished_chunks_and_gives_the_same_v
     assert not work.exists()  # removed after success
 
 
-def test_ctrl_c_exits_with_one_line_saying_how_to_resume(long_clip, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_exits_with_one_line_saying_how_to_resume(long_clip, tmp_path, sig):
     out = tmp_path / "out.mp4"
     work = work_folder_for(out, tmp_path)
     run = slowmo(long_clip, "-o", out, *RUN[:-3], "--jobs", "2", "--quiet")
-    stop_after_first_chunk(run, work, signal.SIGINT)
+    stop_after_first_chunk(run, work, sig)
     stdout, stderr = run.communicate(timeout=60)
     assert run.returncode == 130 and stdout == ""
     lines = stderr.strip().splitlines()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -96,6 +99,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
+    """`kill` (SIGTERM) stops a run like Ctrl-C: finished chunks are kept for --resume."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_run(args) -> int:
     from .pipeline import run_job
 
@@ -108,9 +128,10 @@ def cmd_run(args) -> int:
         raise ArgumentError("output would overwrite the input; choose another path")
     if args.chunk_frames is not None and args.chunk_frames < 2:
         raise ArgumentError("--chunk-frames must be at least 2")
-    report = run_job(input_path, args.output, options, compare_path=args.compare,
-                     progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
-                     chunk_frames=args.chunk_frames)
+    with _sigterm_as_ctrl_c():
+        report = run_job(input_path, args.output, options, compare_path=args.compare,
+                         progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
+                         chunk_frames=args.chunk_frames)
     for warning in report.warnings:
         print(f"slowmo: warning: {warning}", file=sys.stderr)
     print(json.dumps(report.to_dict()))

@@ -279,6 +279,8 @@ def run_parallel(frames: Iterable, chunks: Sequence[Chunk], settings: RenderSett
 
 def _check_alive(workers) -> None:
     for worker in workers:
+        if worker.exitcode in (143, -signal.SIGTERM, -signal.SIGINT):
+            raise KeyboardInterrupt  # stopped like the whole run (kill of the process group)
         if worker.exitcode not in (None, 0):
             code = worker.exitcode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
