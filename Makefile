@@ -9,8 +9,9 @@ PYTEST_WORKERS ?= 2
 # `make clean` removes it)
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+MUTANTS_STAMP := $(VENV)/.installed-mutants
 
-.PHONY: demo test lint check-template check-asl unit bench clean
+.PHONY: demo test lint check-template check-asl unit bench mutants clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +40,7 @@ test: lint
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check layers functions model tests benchmarks
+	$(BIN)/ruff check layers functions model tests benchmarks tools
 	@if [ -f template.yaml ]; then $(MAKE) --no-print-directory check-template; fi
 
 check-template: $(DEV_STAMP) $(CHECKOV)
@@ -50,6 +51,15 @@ check-template: $(DEV_STAMP) $(CHECKOV)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+$(MUTANTS_STAMP): tools/requirements-mutants.txt $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet -r tools/requirements-mutants.txt
+	touch $@
+
+## mutants: mutation testing of the modules that hold guards, each against its narrow tests (not in test or CI);
+## MODULES="scenes chunks" runs a subset. docs/mutation-testing.md has the last score and the survivors.
+mutants: $(MUTANTS_STAMP)
+	$(BIN)/python tools/mutants.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

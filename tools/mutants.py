@@ -1,0 +1,147 @@
+"""`make mutants`: mutation testing (mutmut) of the modules that hold slowmo's guards, each against its own
+narrow tests. Not part of `make test` or CI: run it on the modules you changed.
+
+    python tools/mutants.py                 # every module in GUARDED
+    python tools/mutants.py scenes chunks   # just these
+
+mutmut imports the code under test from a mutated copy of the project's source root, which it expects at the
+top of the project (., src/ or source/). slowmo's source root is layers/slowmo_core, so the run happens in a
+staging copy of the working tree (build/mutation/) with the package moved to the top. For each mutant mutmut
+runs only the selected tests that reach the mutated function, in a forked child, stopping at the first
+failure; the report lists the survivors, which docs/mutation-testing.md explains.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = ROOT / "build" / "mutation"
+PACKAGE = Path("layers/slowmo_core/slowmo")
+
+# module (under slowmo/) -> (the narrow tests that hold its guards, the functions that are the guards). Only the
+# guard functions are mutated by default (--whole-modules mutates everything): the whole eleven modules make
+# about 3,700 mutants, which does not fit in 30 minutes on two cores. The slow state-machine runs stay out.
+GUARDED: dict[str, tuple[list[str], list[str]]] = {
+    "scenes": (["test_scenes.py", "test_synthesis.py"], ["is_repeat", "is_cut", "classify_pair"]),
+    "synthesis": (["test_synthesis.py"], ["fill_pair", "synthesize"]),
+    "chunks": (["test_chunks.py"], ["plan_chunks", "assemble"]),
+    "timing": (["test_timing.py"], ["slot_times", "output_frame_count", "source_position", "make_timeline"]),
+    "plan": (["test_plan.py"], []),
+    "pipeline": (["test_pipeline.py", "test_bad_input.py"], ["check_input", "_publish"]),
+    "audio": (["test_audio_curve.py", "test_pipeline.py"], ["atempo_chain", "audio_filter"]),
+    "cloud/media": (["test_cloud_media.py", "test_cloud_publish.py"],
+                    ["ChunkSplitter.split", "ChunkSplitter._chunk_starting_at", "_has_object", "publish_all"]),
+    "cloud/inference": (["test_cloud_inference.py", "test_cloud_core.py", "test_fn_resume.py",
+                         "test_fn_invoke_endpoint.py"], ["finished_output", "resume_task"]),
+    "cloud/jobs": (["test_cloud_core.py", "test_fn_finish_job.py", "test_fn_claim_job.py"],
+                   ["failure_reason", "job_failure_reason", "failure_reason_line"]),
+    "cloud/api": (["test_fn_api.py", "test_security_api.py"], ["parse_body", "_no_unknown_fields"]),
+    "modelserver": (["test_modelserver.py"], ["status_code", "error_result", "_checked"]),
+}
+
+
+def mutant_patterns(module: str, whole: bool) -> list[str]:
+    """mutmut's mutant names for a module's guard functions: slowmo.cloud.media.x_publish_all__mutmut_7,
+    slowmo.cloud.media.xǁChunkSplitterǁsplit__mutmut_3 (a method)."""
+    dotted = "slowmo." + module.replace("/", ".")
+    functions = GUARDED[module][1]
+    if whole or not functions:
+        return [f"{dotted}.x*"]
+    return [f"{dotted}.x" + ("ǁ".join(["", *f.split(".")]) if "." in f else f"_{f}") + "__mutmut_*"
+            for f in functions]
+
+
+# what the tests read besides the package and tests/ (handlers, the model adapter, events, the template)
+ALSO_COPY = ["functions/", "model/", "events/", "statemachine/", "template.yaml", "layers/", "mutmut_pytest9.py"]
+# mutmut 3.7 is the newest mutmut that installs beside aws-sam-cli's click==8.1.8 pin, and it reads a test item's
+# private `_nodeid`, which pytest 9 no longer has; this plugin, loaded only in the mutation run, gives it back.
+PYTEST9_SHIM = """import _pytest.nodes
+
+if not hasattr(_pytest.nodes.Node, "_nodeid"):
+    _pytest.nodes.Node._nodeid = property(lambda self: self.nodeid)
+"""
+
+
+def stage(modules: list[str]) -> list[str]:
+    """Copy the working tree (tracked and new files, not ignored ones) into STAGE with slowmo/ at the top;
+    configure mutmut there. Returns the test files selected."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,  # noqa: S607
+                            capture_output=True, text=True).stdout.split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if not source.is_file():
+            continue
+        relative = Path(name)
+        if PACKAGE in relative.parents:
+            relative = Path("slowmo") / relative.relative_to(PACKAGE)
+        target = STAGE / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    tests = sorted({f"tests/unit/{t}" for m in modules for t in GUARDED[m][0] if (STAGE / "tests/unit" / t).exists()})
+    config = {
+        "source_paths": ["slowmo"],
+        "only_mutate": [f"slowmo/{m}.py" for m in modules],
+        "also_copy": ALSO_COPY,
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:xdist", "-p", "no:cacheprovider", "-p", "mutmut_pytest9", "-q"],
+    }
+    (STAGE / "mutmut_pytest9.py").write_text(PYTEST9_SHIM)
+    with open(STAGE / "pyproject.toml", "a") as fh:
+        fh.write("\n[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in config.items()))
+    return tests
+
+
+def main(argv: list[str]) -> int:
+    whole = "--whole-modules" in argv
+    resume = "--resume" in argv  # keep build/mutation: mutmut reuses its test map and the results it has
+    argv = [a for a in argv if not a.startswith("--")]
+    modules = argv or [m for m in GUARDED if (ROOT / PACKAGE / f"{m}.py").exists()]
+    unknown = [m for m in modules if m not in GUARDED or not (ROOT / PACKAGE / f"{m}.py").exists()]
+    if unknown:
+        print(f"mutants: unknown module(s) {', '.join(unknown)}; choose from {', '.join(GUARDED)}", file=sys.stderr)
+        return 2
+    if resume and (STAGE / "mutants").is_dir():
+        print(f"mutants: resuming in {STAGE.relative_to(ROOT)}", flush=True)
+    else:
+        tests = stage(modules)
+        print(f"mutants: {', '.join(modules)} against {len(tests)} test files, in {STAGE.relative_to(ROOT)}", flush=True)
+    patterns = [p for m in modules for p in mutant_patterns(m, whole)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the mutated copy, never the original
+    env.update(OPENCV_FOR_THREADS_NUM="1", OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    started = time.monotonic()
+    jobs = os.environ.get("MUTANT_JOBS", str(os.cpu_count() or 2))
+    run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", jobs, *patterns],  # noqa: S603
+                         cwd=STAGE, env=env)
+    results = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=STAGE, env=env,  # noqa: S603
+                             capture_output=True, text=True, check=True).stdout
+    counts: dict[str, int] = {}
+    survivors = []
+    for line in results.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name and any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            counts[status] = counts.get(status, 0) + 1
+            if status != "killed":
+                survivors.append(f"{name}: {status}")
+    (STAGE / "survivors.txt").write_text("\n".join(survivors) + "\n")
+    total = sum(counts.values())
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    print(f"mutants: {total} mutants in {time.monotonic() - started:.0f} s: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if total:
+        print(f"mutants: score {killed}/{total} = {100 * killed / total:.1f}% (killed or timed out); "
+              f"the others are listed in {(STAGE / 'survivors.txt').relative_to(ROOT)}; "
+              f"`cd {STAGE.relative_to(ROOT)} && {sys.executable} -m mutmut show NAME` shows one")
+    return run.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
