@@ -68,7 +68,12 @@ def test_per_chunk_steps_do_not_grow_with_length_but_whole_video_steps_do():
         assert long.step(name).peak_tmp_bytes == short.step(name).peak_tmp_bytes
         assert long.step(name).invocations > 9 * short.step(name).invocations
     assert long.step("Extract").duration_s > 5 * short.step("Extract").duration_s
-    assert long.step("Assemble").peak_tmp_bytes > 9 * short.step("Assemble").peak_tmp_bytes
+    assert long.step("Assemble").duration_s > 5 * short.step("Assemble").duration_s
+    # a local join holds the whole output; the streaming one only its concat lists (~120 bytes a chunk)
+    local = [estimate(Source.of_length(**HD, seconds=s), Job(factor=8), Stack(assemble_streaming=False)) for s in (60, 600)]
+    assert local[1].step("Assemble").peak_tmp_bytes > 9 * local[0].step("Assemble").peak_tmp_bytes
+    assert local[1].step("Assemble").peak_tmp_bytes > local[1].output_bytes
+    assert long.step("Assemble").peak_tmp_bytes < capacity.MB < long.output_bytes / 1000
 
 
 def test_comparison_costs_encode_time_tmp_and_output():
@@ -188,4 +193,5 @@ def test_durations_read_like_people_say_them():
     assert capacity._duration(370) == "6 min 10 s"
     assert capacity._duration(7500) == "2 h 5 min"
     assert capacity._duration(45) == "45 s"
+    assert capacity._duration(900) == "15 min" and capacity._duration(3600) == "1 h"
     assert capacity._duration(math.inf) == "any length"

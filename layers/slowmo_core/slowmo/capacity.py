@@ -57,6 +57,9 @@ ENDPOINT_COLD_START_S = 600  # scale from zero: alarm + provisioning + image + m
 ENDPOINT_SCALE_IN_IDLE_S = 600  # the scaling policy's scale-in cooldown: billed idle time per instance
 
 LAMBDA_S3_BYTES_PER_S = 100e6  # one Lambda's S3 throughput with parallel transfers: an assumption
+S3_REQUEST_LATENCY_S = 0.02  # first byte of a GetObject: an assumption
+S3_COPY_BYTES_PER_S = 300e6  # a server-side multipart copy (publishing): an assumption
+UPLOAD_PARTS_IN_FLIGHT = 10  # boto3's upload_fileobj: max_concurrency parts of S3_PART_BYTES buffered
 LAMBDA_BASE_MEMORY = 300 * MB  # Python + numpy + OpenCV + boto3 in a container Lambda, before any frame
 X264_FRAMES_HELD = 60  # lookahead + reference frames libx264 keeps at preset medium (YUV 4:2:0)
 EXTRACT_UPLOAD_WORKERS = 4  # slowmo.cloud.media.extract: chunk files written and uploaded in parallel
@@ -199,7 +202,7 @@ class Stack:
     chunk_timeout_s: int = 3600  # ChunkTimeoutSeconds: how long a Map item waits for the endpoint
     retention_days: int = 7
     extract_range_frames: int = 0  # source frames per Extract range; 0: one pass over the whole video
-    assemble_streaming: bool = False  # Assemble joins into a multipart upload instead of a local file
+    assemble_streaming: bool = True  # Assemble streams into a multipart upload (False: the older local join)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Stack:
@@ -452,14 +455,20 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
 
     # Assemble: join each output's segments, mux the audio, publish
     audio_source = source.size_bytes if source.has_audio else 0
-    if stack.assemble_streaming:  # segments stream through into a multipart upload, a part at a time
-        assemble_tmp = audio_source + 4 * S3_PART_BYTES
-        assemble_io = (2 * (video_bytes + compare_bytes) + audio_source) / bw
+    kinds = 2 if job.compare else 1
+    if stack.assemble_streaming:
+        # ffmpeg reads the segments and the source from S3 as it goes and writes a fragmented MP4 into a
+        # multipart upload: /tmp holds the concat lists; memory the upload's parts in flight. The segments
+        # are read one after the other, so each costs a request's latency.
+        assemble_tmp = kinds * chunks * 120
+        assemble_mem = LAMBDA_BASE_MEMORY + UPLOAD_PARTS_IN_FLIGHT * S3_PART_BYTES
+        assemble_io = (2 * (video_bytes + compare_bytes) + audio_source * kinds) / bw + kinds * chunks * S3_REQUEST_LATENCY_S
     else:  # segments + the joined file, then the joined file + the muxed copy (+ the source for its audio)
         assemble_tmp = 2 * max(video_bytes, compare_bytes) + audio_source
+        assemble_mem = LAMBDA_BASE_MEMORY
         assemble_io = (3 * (video_bytes + compare_bytes) + audio_source) / bw
-    assemble_mem = LAMBDA_BASE_MEMORY
-    assemble_s = assemble_io + 2.0
+    # publishing copies each output into place inside S3 (no data through the function)
+    assemble_s = assemble_io + (video_bytes + compare_bytes) / S3_COPY_BYTES_PER_S + 2.0
     assemble = StepEstimate("Assemble", 1, int(assemble_tmp), int(assemble_mem), assemble_s, assemble_s,
                             memory_mb=stack.assemble.memory_mb, tmp_mb=stack.assemble.tmp_mb,
                             limits=lambda_limits(stack.assemble, assemble_s, assemble_tmp, assemble_mem))
@@ -469,7 +478,7 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
         "outputBytes": compare_bytes,
         "encodeSecondsPerChunk": compare_cpu + compare_segment / bw,
         "encodeTmpBytes": chunk_file_in + compare_segment if job.compare else 0.0,
-        "assembleTmpBytes": (2 * compare_bytes if not stack.assemble_streaming else 0.0),
+        "assembleTmpBytes": (2 * compare_bytes if not stack.assemble_streaming else chunks * 120.0),
     }
 
     # wall clock: the chunks flow through the Map at the pace of the GPUs or of the Map's slots
@@ -584,9 +593,9 @@ def _duration(seconds: float) -> str:
         return "any length"
     s = int(seconds)
     if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60} min"
+        return f"{s // 3600} h {s % 3600 // 60} min".removesuffix(" 0 min")
     if s >= 60:
-        return f"{s // 60} min {s % 60} s"
+        return f"{s // 60} min {s % 60} s".removesuffix(" 0 s")
     return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.2f} s"
 
 
