@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from aws_semantics import EndpointLifecycle
+from iam_harness import SAGEMAKER_ROLE, IamEnforcer, Resolver, acting_as, translated_template
+
 ROOT = Path(__file__).resolve().parents[1]
 ASL_PATH = ROOT / "statemachine" / "slow_motion.asl.json"
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -268,7 +271,8 @@ class InProcessLambdas:
         with self._lock:
             self.calls.append((function_name, event))
         try:
-            return handler(event, FakeContext(function_name=function_name)), False
+            with acting_as(function_name):  # its calls are checked against this function's role
+                return handler(event, FakeContext(function_name=function_name)), False
         except Exception as exc:  # what the Lambda runtime reports for an unhandled exception
             with self._lock:
                 self.errors.append((function_name, f"{type(exc).__name__}: {exc}"))
@@ -348,6 +352,13 @@ class FakeAsyncEndpoint:
         return 200, headers, json.dumps({"InferenceId": inference_id})
 
     def _process(self, endpoint_name: str, input_location: str, inference_id: str, output_location: str) -> None:
+        # the container reads and writes S3, and SageMaker publishes the notification, with the
+        # endpoint's execution role
+        with acting_as(SAGEMAKER_ROLE):
+            self._process_as_endpoint(endpoint_name, input_location, inference_id, output_location)
+
+    def _process_as_endpoint(self, endpoint_name: str, input_location: str, inference_id: str,
+                             output_location: str) -> None:
         import boto3
 
         from slowmo import modelserver
@@ -424,9 +435,13 @@ class CloudStack:
     output_bucket: str = "slowmo-output"
     jobs_table: str = "slowmo-jobs"
     tokens_table: str = "slowmo-tokens"
-    endpoint_name: str = "slowmo-film"
-    state_machine_name: str = "slowmo-slow-motion"
+    stack_name: str = "slowmo"  # endpoint and state machine names follow it, as in template.yaml
+    endpoint_name: str = ""
+    state_machine_name: str = ""
+    region: str = REGION
+    account: str = ACCOUNT
     map_concurrency: int = 4
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameters other than the defaults
     env: dict[str, str] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
@@ -449,6 +464,8 @@ class CloudStack:
                ) -> CloudStack:
         if map_concurrency is not None:
             self.map_concurrency = map_concurrency
+        self.endpoint_name = self.endpoint_name or endpoint_name_for(self.stack_name)
+        self.state_machine_name = self.state_machine_name or f"{self.stack_name}-slow-motion"
         s3, ddb, sns, iam, lam, sfn = (self.client(n) for n in ("s3", "dynamodb", "sns", "iam", "lambda", "stepfunctions"))
         for bucket in (self.input_bucket, self.work_bucket, self.output_bucket):
             s3.create_bucket(Bucket=bucket)
@@ -473,6 +490,10 @@ class CloudStack:
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                     "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
         self.role_arn = role
+        self.sagemaker_role_arn = iam.create_role(
+            RoleName=f"{self.stack_name}-SageMakerExecutionRole", AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                                                        "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
         names = {}
         for logical, folder in FUNCTIONS.items():
             arn = lam.create_function(FunctionName=logical, Runtime="python3.12", Role=role, Handler="app.lambda_handler",
@@ -496,7 +517,7 @@ class CloudStack:
             "ENDPOINT_NAME": self.endpoint_name, "SUCCESS_TOPIC_ARN": self.topics["InferenceSuccessTopic"],
             "ERROR_TOPIC_ARN": self.topics["InferenceErrorTopic"], "NOTIFICATION_TOPIC_ARN": self.topics["NotificationTopic"],
             "CHUNK_FRAMES": str(chunk_frames), "DEFAULT_FACTOR": str(default_factor), "DEFAULT_ENGINE": default_engine,
-            "UPLOAD_PREFIX": "uploads/",
+            "UPLOAD_PREFIX": "uploads/", "SAGEMAKER_ROLE_ARN": self.sagemaker_role_arn,
         }
         for key, value in self.env.items():
             monkeypatch.setenv(key, value)
@@ -505,6 +526,51 @@ class CloudStack:
                                           success_topic=self.topics["InferenceSuccessTopic"],
                                           error_topic=self.topics["InferenceErrorTopic"], fail=fail_chunks)
         return self
+
+    # -- what IAM sees ------------------------------------------------------------------------
+    def resolver(self) -> Resolver:
+        """template.yaml's intrinsics resolved to this stack's physical resources."""
+        translated = translated_template()
+        refs = {"InputBucket": self.input_bucket, "WorkBucket": self.work_bucket, "OutputBucket": self.output_bucket,
+                "JobsTable": self.jobs_table, "TaskTokensTable": self.tokens_table,
+                "SlowMotionStateMachine": self.state_machine_arn,
+                "SageMakerExecutionRole": self.sagemaker_role_arn.rsplit("/", 1)[1],
+                "ResumeDeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/slowmo-resume-dlq",
+                **self.topics, **{logical: logical for logical in FUNCTIONS}}
+        attrs = {(b, "Arn"): f"arn:aws:s3:::{refs[b]}" for b in ("InputBucket", "WorkBucket", "OutputBucket")}
+        attrs.update({(t, "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{refs[t]}" for t in ("JobsTable", "TaskTokensTable")})
+        attrs.update({(t, "TopicName"): arn.rsplit(":", 1)[1] for t, arn in self.topics.items()})
+        attrs.update({(f, "Arn"): arn for f, arn in self.function_arns.items()})
+        attrs.update({("SlowMotionStateMachine", "Name"): self.state_machine_name,
+                      ("SageMakerExecutionRole", "Arn"): self.sagemaker_role_arn,
+                      ("ResumeDeadLetterQueue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT}:slowmo-resume-dlq"})
+        parameters = {name: str(spec.get("Default", "")) for name, spec in translated.get("Parameters", {}).items()}
+        parameters.update(self.parameters)
+        return Resolver(self.stack_name, REGION, ACCOUNT, refs, attrs, parameters, translated.get("Conditions", {}))
+
+    def token_owner(self, task_token: str) -> str:
+        """The state machine a task token belongs to (this stack runs one)."""
+        return self.state_machine_arn
+
+    def endpoint_config_of(self, endpoint: str) -> str | None:
+        from moto.sagemaker.models import sagemaker_backends
+
+        found = sagemaker_backends[ACCOUNT][REGION].endpoints.get(endpoint)
+        return found.endpoint_config_name if found else None
+
+    def is_target_tracking(self, params: dict) -> bool:
+        from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+        backend = applicationautoscaling_backends[ACCOUNT][REGION]
+        return any(p.policy_name == params["PolicyName"] and p.policy_type == "TargetTrackingScaling"
+                   for p in backend.policies.values())
+
+    def endpoint_ready(self) -> None:
+        """The SageMaker endpoint finished creating or updating (it is InService)."""
+        self.lifecycle.ready(self.endpoint_name)
+
+    def queue_arn(self, queue_url: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_url.rsplit('/', 1)[1]}"
 
     # -- driving it --------------------------------------------------------------------------
     def upload(self, path: Path | str, key: str, metadata: dict[str, str] | None = None) -> dict:
@@ -533,8 +599,9 @@ class CloudStack:
             time.sleep(0.2)
 
     def api(self, method: str, path: str, body: Any = None, **kw) -> tuple[int, Any]:
-        folder = "deploy_endpoint" if path.startswith("/endpoint") else "api"
-        resp = load_handler(folder)(api_event(method, path, body, **kw), FakeContext(function_name="ApiFunction"))
+        folder, function = ("deploy_endpoint", "DeployEndpointFunction") if path.startswith("/endpoint") else ("api", "ApiFunction")
+        with acting_as(function):
+            resp = load_handler(folder)(api_event(method, path, body, **kw), FakeContext(function_name=function))
         return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None
 
     def operator_messages(self) -> list[dict]:
@@ -592,10 +659,20 @@ def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
                                          "lambda": {"use_docker": True}}))
     stack.enter_context(_send_task_failure_keeps_cause())
     stack.enter_context(_atomic_dynamodb_updates())
-    cloud = CloudStack().create(monkeypatch, **kwargs)
+    stack_name = kwargs.pop("stack_name", "slowmo")
+    template_text = kwargs.pop("template_text", None)
+    cloud = CloudStack(stack_name=stack_name).create(monkeypatch, **kwargs)
+    # entered first so it is checked last: the endpoint's worker threads have finished by then
+    cloud.iam = stack.enter_context(IamEnforcer(cloud, template_text=template_text))
+    cloud.lifecycle = stack.enter_context(EndpointLifecycle(ACCOUNT, REGION))
     stack.enter_context(cloud.lambdas)
     stack.enter_context(cloud.endpoint)
     return cloud
+
+
+def endpoint_name_for(stack_name: str) -> str:
+    """ENDPOINT_NAME as template.yaml sets it."""
+    return f"{stack_name}-film"
 
 
 def input_object_state(cloud, key):

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 
 import pytest
 from cloud_fixtures import EVENTS_DIR, FakeContext, load_handler, running_stack
+from iam_harness import acting_as
 
 
 @pytest.fixture
@@ -14,7 +15,6 @@ def cloud(monkeypatch):
     with ExitStack() as stack:
         cloud = running_stack(monkeypatch, stack)
         monkeypatch.setenv("MODEL_DATA_URL", "s3://models-bucket/film/model.tar.gz")
-        monkeypatch.setenv("SAGEMAKER_ROLE_ARN", cloud.role_arn)
         monkeypatch.setenv("ENDPOINT_INSTANCE_TYPE", "ml.g4dn.xlarge")
         monkeypatch.setenv("ENDPOINT_MAX_INSTANCES", "2")
         yield cloud
@@ -24,7 +24,8 @@ def _call(name: str):
     event = json.loads((EVENTS_DIR / name).read_text())
     if event["body"]:  # moto's SageMaker knows instance types only up to g4dn
         event["body"] = event["body"].replace("ml.g5.xlarge", "ml.g4dn.xlarge")
-    resp = load_handler("deploy_endpoint")(event, FakeContext(function_name="DeployEndpointFunction"))
+    with acting_as("DeployEndpointFunction"):  # checked against the function's role
+        resp = load_handler("deploy_endpoint")(event, FakeContext(function_name="DeployEndpointFunction"))
     return resp["statusCode"], json.loads(resp["body"])
 
 
@@ -53,3 +54,47 @@ def test_deploy_without_a_model_is_a_400(cloud, monkeypatch):
     monkeypatch.setenv("MODEL_DATA_URL", "")
     status, body = _call("api_post_endpoint.json")
     assert status == 400 and "FilmModelS3Uri" in body["message"]
+
+
+def _api(cloud, method: str, body=None):
+    return cloud.api(method, "/endpoint", body)
+
+
+def test_scaling_is_registered_only_once_the_endpoint_is_in_service(cloud):
+    """Application Auto Scaling refuses a variant whose endpoint is Creating or Updating (the harness
+    answers as SageMaker does): POST leaves scaling pending, the first GET after InService registers it."""
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})
+    assert status == 202, body
+    assert "pending" in body["scaling"]
+    targets = cloud.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
+    assert targets["ScalableTargets"] == []
+    status, body = _api(cloud, "GET")
+    assert status == 200 and body["status"] == "Creating" and "scaling" not in body
+    cloud.endpoint_ready()
+    status, body = _api(cloud, "GET")
+    assert status == 200 and body["scaling"]["min"] == 0 and body["scaling"]["max"] == 2, body
+    assert len(body["scaling"]["policies"]) == 2
+
+
+def test_changing_the_instance_type_deregisters_scaling_first(cloud):
+    """An UpdateEndpoint that changes a registered variant's instance type fails (SageMaker, "Update
+    endpoints that use auto scaling"): the deploy deregisters, updates, and registers again once InService."""
+    assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", "maxInstances": 3})[0] == 202
+    cloud.endpoint_ready()
+    assert _api(cloud, "GET")[1]["scaling"]["max"] == 3
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.2xlarge", "maxInstances": 3})
+    assert status == 202, body
+    assert body["endpoint_action"] == "updated" and body["scaling_removed"] is True and "pending" in body["scaling"]
+    status, body = _api(cloud, "GET")
+    assert body["status"] == "Updating" and "scaling" not in body
+    cloud.endpoint_ready()
+    status, body = _api(cloud, "GET")
+    assert body["scaling"]["max"] == 3, body
+    config = cloud.client("sagemaker").describe_endpoint_config(EndpointConfigName=body["endpoint_config_name"])
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.g4dn.2xlarge"
+
+
+def test_a_deploy_while_updating_is_refused_with_a_reason(cloud):
+    assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})[0] == 202
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.2xlarge"})
+    assert status == 400 and "Creating" in body["message"]
