@@ -286,7 +286,9 @@ def _download(s3, uri: str, dest: str) -> None:
         s3.download_file(bucket, key, dest)
     except Exception as exc:  # noqa: BLE001 - botocore ClientError or connection errors
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        if str(code) in ("404", "NoSuchKey", "NotFound"):
+        # S3 answers 403 rather than 404 for a missing key when the role may not list the bucket
+        # (the endpoint's role may not: S3 API reference, GetObject, "Permissions")
+        if str(code) in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
             raise InputError(f"input chunk not found: {uri}") from None
         raise SlowmoError(f"cannot download {uri}: {code}") from exc
 

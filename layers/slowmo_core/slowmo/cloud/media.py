@@ -201,7 +201,9 @@ def _has_object(s3, bucket: str, key: str, metadata: dict[str, str]) -> bool:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        # Without s3:ListBucket on the bucket (our roles have none on the work bucket), S3 answers a
+        # missing key with 403, not 404 (S3 API reference, HeadObject, "Permissions").
+        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound", "403", "AccessDenied"}:
             return False
         raise
     found = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
