@@ -29,6 +29,7 @@ VARIANT = "AllTraffic"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 NAMESPACE = "sagemaker"
 DEFAULT_INSTANCE_TYPE = "ml.g5.xlarge"
+MAX_INSTANCES_TAG = "slowmo:max-instances"  # on the endpoint: what GET /endpoint registers scaling with
 
 # DJL Serving images (AWS Deep Learning Containers). The LMI image brings CUDA 12.4 and DJL's Python
 # engine; TensorFlow comes from model/requirements.txt. The CPU image serves the flow/blend engines.
@@ -226,23 +227,66 @@ def deploy(settings: EndpointSettings, *, clients: Clients | None = None, wait: 
         if not _missing(exc):
             raise
         ep = None
+    scaling_tag = {"Key": MAX_INSTANCES_TAG, "Value": str(settings.max_instances)}
     if ep is None:
         sm.create_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"],
-                           Tags=_tags(settings))
+                           Tags=[*_tags(settings), scaling_tag])
         done["endpoint_action"] = "created"
     elif ep.get("EndpointConfigName") != config["EndpointConfigName"]:
         if ep.get("EndpointStatus") not in ("InService", "Failed"):
             raise InputError(f"endpoint {settings.name} is {ep.get('EndpointStatus')}; deploy again when it is InService")
+        # An update that changes a scaled variant's instance type fails while the variant is a
+        # registered scalable target, and scaling is blocked during any update: take it off first;
+        # it is registered again once the endpoint is InService (SageMaker Developer Guide, "Update
+        # endpoints that use auto scaling").
+        done["scaling_removed"] = remove_scaling(settings.name, c)
         sm.update_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"])
+        sm.add_tags(ResourceArn=ep["EndpointArn"], Tags=[scaling_tag])
         done["endpoint_action"] = "updated"
     else:
+        sm.add_tags(ResourceArn=ep["EndpointArn"], Tags=[scaling_tag])
         done["endpoint_action"] = "existing"
 
     if wait:
         status = _wait_in_service(sm, settings.name, wait_timeout, poll)
         done["endpoint_status"] = status
-    done["scaling"] = configure_scaling(settings, c)
+    done["scaling"] = ensure_scaling(settings.name, c, settings)
     return done
+
+
+def ensure_scaling(name: str, c: Clients, settings: EndpointSettings | None = None) -> dict:
+    """Register scale-to-zero once the endpoint is InService; until then say it is pending.
+
+    Application Auto Scaling validates a SageMaker variant against the endpoint as it is, and cannot
+    be configured while the endpoint is Creating or Updating (SageMaker Developer Guide, "Update
+    endpoints that use auto scaling"). POST /endpoint therefore registers scaling only when the
+    endpoint is already InService; otherwise GET /endpoint does it, with the instance limit the POST
+    recorded on the endpoint as a tag."""
+    ep = c.sagemaker.describe_endpoint(EndpointName=name)
+    if ep.get("EndpointStatus") != "InService":
+        return {"pending": f"registered once the endpoint is InService (it is {ep.get('EndpointStatus')}): "
+                           "GET /endpoint then"}
+    if settings is None:
+        tags = {t["Key"]: t["Value"] for t in c.sagemaker.list_tags(ResourceArn=ep["EndpointArn"]).get("Tags", [])}
+        settings = EndpointSettings(name=name, model_data_url="", role_arn="", output_path="",
+                                    max_instances=int(tags.get(MAX_INSTANCES_TAG, 1)))
+    return configure_scaling(settings, c)
+
+
+def remove_scaling(name: str, c: Clients) -> bool:
+    """Delete the scaling policies and deregister the variant; False when none was registered."""
+    n = names(name)
+    targets = c.autoscaling.describe_scalable_targets(
+        ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(name)], ScalableDimension=DIMENSION
+    ).get("ScalableTargets", [])
+    if not targets:
+        return False
+    for key in ("wake_policy", "target_policy"):
+        _ignore_missing(c.autoscaling.delete_scaling_policy, PolicyName=n[key], ServiceNamespace=NAMESPACE,
+                        ResourceId=resource_id(name), ScalableDimension=DIMENSION)
+    c.autoscaling.deregister_scalable_target(ServiceNamespace=NAMESPACE, ResourceId=resource_id(name),
+                                             ScalableDimension=DIMENSION)
+    return True
 
 
 def _wait_in_service(sm, name: str, timeout: float, poll: float) -> str:
@@ -326,6 +370,11 @@ def status(name: str, *, clients: Clients | None = None, region: str | None = No
     targets = c.autoscaling.describe_scalable_targets(
         ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(name)], ScalableDimension=DIMENSION
     ).get("ScalableTargets", [])
+    if not targets and ep.get("EndpointStatus") == "InService":
+        ensure_scaling(name, c)  # the POST that made it could not: the endpoint was not InService yet
+        targets = c.autoscaling.describe_scalable_targets(
+            ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(name)], ScalableDimension=DIMENSION
+        ).get("ScalableTargets", [])
     if targets:
         out["scaling"] = {"min": targets[0]["MinCapacity"], "max": targets[0]["MaxCapacity"]}
         pols = c.autoscaling.describe_scaling_policies(
