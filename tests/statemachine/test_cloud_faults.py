@@ -47,7 +47,7 @@ def work_keys(cloud, suffix: str) -> list[str]:
 
 def test_lost_notification_times_out_and_the_chunk_is_tried_again(monkeypatch, clip):
     with ExitStack() as stack:
-        cloud = start_stack(monkeypatch, stack, chunk_attempts=2, chunk_timeout_seconds=2)
+        cloud = start_stack(monkeypatch, stack, chunk_attempts=2, chunk_timeout_seconds=6)
         cloud.endpoint.drop[1] = 1  # chunk 1's first request is never answered
         desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
         assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors)
@@ -58,7 +58,7 @@ def test_lost_notification_times_out_and_the_chunk_is_tried_again(monkeypatch, c
 
 def test_chunk_that_never_answers_fails_the_job_naming_it(monkeypatch, clip):
     with ExitStack() as stack:
-        cloud = start_stack(monkeypatch, stack, chunk_attempts=2, chunk_timeout_seconds=1)
+        cloud = start_stack(monkeypatch, stack, chunk_attempts=2, chunk_timeout_seconds=4)
         cloud.endpoint.drop[2] = -1  # every request of chunk 2 is lost
         desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
         assert desc["status"] == "FAILED"
@@ -66,7 +66,7 @@ def test_chunk_that_never_answers_fails_the_job_naming_it(monkeypatch, clip):
         job = job_of(cloud)
         assert job["status"] == "FAILED"
         assert job["error"].startswith("chunk 2: States.Timeout")
-        assert "no answer from the endpoint within 1 s" in job["error"] and "(after 2 attempts)" in job["error"]
+        assert "no answer from the endpoint within 4 s" in job["error"] and "(after 2 attempts)" in job["error"]
         messages = cloud.operator_messages()
         assert len(messages) == 1 and job["error"] in messages[0]["Message"]
         assert not cloud.client("s3").list_objects_v2(Bucket=cloud.output_bucket).get("Contents")
