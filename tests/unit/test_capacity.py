@@ -42,10 +42,17 @@ def test_invocations_are_the_planners_chunks_and_frames_the_timing_rules(frames,
     assert report.output_frames == output_frame_count(frames, 8)
 
 
-def test_gpu_seconds_follow_synthesised_frames_pixels_and_the_instance():
+def test_film_calls_per_pair_are_the_engines():
+    film = pytest.importorskip("slowmo.engines.film")
+    for k in range(2, 65):
+        assert capacity.film_calls_per_pair(k) == film.calls_per_pair([j / k for j in range(1, k)]), k
+
+
+def test_gpu_seconds_follow_model_calls_pixels_and_the_instance():
     src = Source.of_length(**HD, seconds=60)
     base = estimate(src, Job(factor=8))
-    synthesised = (src.frames - 1) * 7
+    synthesised = (src.frames - 1) * 7  # K=8: exact bisection, one call per synthesised frame
+    assert estimate(src, Job(factor=6)).gpu_seconds == pytest.approx(base.gpu_seconds * 3 / 7)  # 3 calls a pair
     assert base.gpu_seconds == pytest.approx(synthesised * capacity.GPU_SECONDS_PER_FRAME_1080P)
     assert estimate(Source.of_length(**UHD, seconds=60), Job(factor=8)).gpu_seconds == pytest.approx(4 * base.gpu_seconds)
     slower = estimate(src, Job(factor=8), Stack(instance_type="ml.g4dn.xlarge"))
@@ -93,7 +100,7 @@ def test_each_limit_is_checked_and_the_worst_one_is_named():
     step, limit = report.failure()
     assert (step.name, limit.name) == ("EncodeChunk", "/tmp")
     assert limit.need > 600 * capacity.MB
-    slow = Stack(invocation_timeout_s=60)  # FILM on 15 pairs x 63 frames takes minutes
+    slow = Stack(invocation_timeout_s=60)  # FILM on 15 pairs x 63 calls takes minutes
     step, limit = estimate(src, Job(factor=64), slow).failure()
     assert (step.name, limit.name) == ("Interpolate", "endpoint time")
 
@@ -195,3 +202,21 @@ def test_durations_read_like_people_say_them():
     assert capacity._duration(45) == "45 s"
     assert capacity._duration(900) == "15 min" and capacity._duration(3600) == "1 h"
     assert capacity._duration(math.inf) == "any length"
+
+
+def test_template_max_defaults_are_the_models_and_admit_only_what_fits():
+    from test_security_template import raw_template
+
+    params = raw_template()["Parameters"]
+    job = Job(factor=int(params["DefaultFactor"]["Default"]), compare=True)
+    derived = capacity.default_limits(Stack(), job)
+    assert {name: int(params[name]["Default"]) for name in derived} == derived
+    # at the default options: the longest 1080p30 input allowed fits, a minute more does not
+    longest = Source.of_length(1920, 1080, 30, derived["MaxDurationSeconds"])
+    assert estimate(longest, job).fits
+    assert not estimate(Source.of_length(1920, 1080, 30, derived["MaxDurationSeconds"] + 60), job).fits
+    assert (longest.frames - 1) * job.factor + 1 == derived["MaxOutputFrames"]
+    # the largest frame allowed fits a whole chunk; the next standard size up does not
+    assert estimate(Source(derived["MaxWidth"], derived["MaxHeight"], Stack().chunk_frames, 30.0), job).fits
+    bigger = capacity.STANDARD_SIZES[capacity.STANDARD_SIZES.index((derived["MaxWidth"], derived["MaxHeight"])) - 1]
+    assert not estimate(Source(*bigger, Stack().chunk_frames, 30.0), job).fits

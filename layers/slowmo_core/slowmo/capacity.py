@@ -46,8 +46,9 @@ LAMBDA_FREE_TMP_MB = 512  # ephemeral storage above this is billed
 MB = 1024**2  # Lambda's "MB" (MemorySize, EphemeralStorage) are mebibytes
 GB = 1024**3
 
-# Seconds of FILM per synthesised 1920x1080 frame on one A10G (ml.g5.xlarge). The order of magnitude
-# of FILM's published timings, NOT measured here; replace it with the film benchmark's figure.
+# Seconds of one FILM model call (one midpoint) on a 1920x1080 pair on one A10G (ml.g5.xlarge). The
+# order of magnitude of FILM's published timings, NOT measured here (no GPU was lent to this project);
+# replace it with the film benchmark's figure when one is measured on a GPU.
 GPU_SECONDS_PER_FRAME_1080P = 0.5
 PIXELS_1080P = 1920 * 1080
 # Relative seconds per frame of each allowed instance's GPU against the A10G (>1: slower). From the
@@ -432,8 +433,9 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
 
     # Interpolate: one async request per chunk on the endpoint's GPU
     per_frame = GPU_SECONDS_PER_FRAME_1080P * (source.width * source.height / PIXELS_1080P) * GPU_SPEED[stack.instance_type]
-    request_s = (largest - 1) * (k - 1) * per_frame
-    gpu_total = (n - 1) * (k - 1) * per_frame
+    calls = film_calls_per_pair(k)
+    request_s = (largest - 1) * calls * per_frame
+    gpu_total = (n - 1) * calls * per_frame
     instances = max(1, min(stack.max_instances, stack.map_concurrency))
     # a chunk waits for: scale from zero, the requests queued ahead of it on each instance, its own
     callback_wait = ENDPOINT_COLD_START_S + math.ceil(stack.map_concurrency / instances) * request_s
@@ -491,6 +493,17 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
                  compare_segment, video_bytes, compare_bytes)
     return CapacityReport(source, job, stack, steps, comparison, out_frames, int(video_bytes + compare_bytes), wall,
                           cost, fraction)
+
+
+def film_calls_per_pair(factor: int) -> int:
+    """FILM model calls for one source pair at factor K (slowmo.engines.film.calls_per_pair, counted
+    without numpy): FILM only makes midpoints, so a dyadic K bisects exactly (K-1 calls); any other K
+    is bracketed at depth 2 or at the depth of the power of two dividing it, whichever is deeper, and
+    the rest is a flow retime on the endpoint's CPU."""
+    if factor & (factor - 1) == 0:
+        return factor - 1
+    twos = (factor & -factor).bit_length() - 1  # the power of two dividing K
+    return (1 << max(2, twos)) - 1
 
 
 def chunk_counts(frames: int, chunk_frames: int) -> tuple[int, int]:
@@ -562,6 +575,37 @@ def largest_duration(source: Source, job: Job, stack: Stack | None = None, *, fr
     return low / source.fps
 
 
+# Frame sizes the defaults consider, largest first (16:9 and DCI 4K)
+STANDARD_SIZES = ((7680, 4320), (5120, 2880), (4096, 2160), (3840, 2160), (2560, 1440), (1920, 1080))
+
+
+def default_limits(stack: Stack | None = None, job: Job | None = None, fps: float = 30.0) -> dict[str, int]:
+    """The template's Max* parameter defaults, derived from the model so that the defaults never admit
+    what cannot finish at the default options (``job``: factor 8 with the comparison):
+
+    * MaxWidth/MaxHeight: the largest standard frame whose full chunk fits;
+    * MaxDurationSeconds: the longest 1080p input at ``fps`` that fits, in whole minutes;
+    * MaxOutputFrames: what that input makes at the default factor;
+    * MaxFileBytes: Extract's /tmp at ADMIT_FRACTION, less the chunk files of the largest frame, in GiB.
+
+    Admission still judges every job on its own facts; these bound what is worth looking at."""
+    stack = stack or Stack()
+    job = job or Job(factor=8, compare=True)
+    width, height = next(((w, h) for w, h in STANDARD_SIZES
+                          if estimate(Source(w, h, stack.chunk_frames, fps), job, stack).fits), STANDARD_SIZES[-1])
+    seconds = largest_duration(Source.of_length(1920, 1080, fps, 60), job, stack)
+    minutes = int(min(seconds, 24 * 3600) // 60)
+    chunk_files = (2 * EXTRACT_UPLOAD_WORKERS + 1) * stack.chunk_frames * width * height / 1e6 * MEASURED_RATES.chunk_bytes_per_mpx
+    file_gib = int((stack.extract.tmp_mb * MB * ADMIT_FRACTION - chunk_files) // GB)
+    return {
+        "MaxWidth": width,
+        "MaxHeight": height,
+        "MaxDurationSeconds": minutes * 60,
+        "MaxOutputFrames": (round(minutes * 60 * fps) - 1) * job.factor + 1,
+        "MaxFileBytes": file_gib * GB,
+    }
+
+
 def check(source: Source, job: Job, stack: Stack | None = None) -> CapacityReport:
     """Admission: the report if the job fits, else slowmo.errors.InputError with the one-line refusal."""
     from .errors import InputError
@@ -600,4 +644,4 @@ def _duration(seconds: float) -> str:
 
 
 __all__ = ["Source", "Job", "Stack", "FunctionLimits", "Limit", "StepEstimate", "CapacityReport", "MeasuredRates",
-           "MEASURED_RATES", "estimate", "largest_duration", "check"]
+           "MEASURED_RATES", "estimate", "largest_duration", "check", "default_limits", "chunk_counts"]
