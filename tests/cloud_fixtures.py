@@ -179,7 +179,8 @@ def eventbridge_object_created(bucket: str, key: str, *, size: int, etag: str, v
 
 
 def sagemaker_notification(*, inference_id: str, endpoint_name: str, input_location: str,
-                           output_location: str | None = None, failure_reason: str | None = None) -> dict:
+                           output_location: str | None = None, failure_reason: str | None = None,
+                           response_body: str | None = None) -> dict:
     """The message SageMaker asynchronous inference publishes to the success or error topic."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     message: dict[str, Any] = {
@@ -194,6 +195,9 @@ def sagemaker_notification(*, inference_id: str, endpoint_name: str, input_locat
                                     "inputLocation": input_location}
     if failure_reason is None:
         message["responseParameters"] = {"contentType": "application/json", "outputLocation": output_location}
+    if response_body is not None:  # IncludeInferenceResponseIn: the response itself, base64-encoded
+        message["responseBody"] = {"content": base64.b64encode(response_body.encode()).decode(),
+                                   "message": "", "encoding": "BASE64"}
     message.update({"inferenceId": inference_id, "eventVersion": "1.0", "eventSource": "aws:sagemaker",
                     "eventName": "InferenceResult"})
     return message
@@ -327,12 +331,23 @@ class FakeAsyncEndpoint:
         self.drop: dict[int, int] = {}
         self.delay = delay
         self.deployed = True
+        self.lose_input: set[int] = set()  # chunk indexes whose input frames vanish before the server reads them
         self.requests: list[dict] = []
         self.notifications: list[dict] = []
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._patch = None
+
+    def include_response_in(self) -> list[str]:
+        """IncludeInferenceResponseIn of the endpoint config the product deploys (slowmo.cloud.endpoint)."""
+        from slowmo.cloud.endpoint import EndpointSettings, endpoint_config_spec
+
+        settings = EndpointSettings(name=self.name, model_data_url="s3://b/model.tar.gz", role_arn="arn:aws:iam::1:role/r",
+                                    output_path=self.output_prefix, failure_path=self.output_prefix,
+                                    success_topic=self.success_topic, error_topic=self.error_topic)
+        config = endpoint_config_spec(settings, "model")
+        return config["AsyncInferenceConfig"]["OutputConfig"]["NotificationConfig"].get("IncludeInferenceResponseIn", [])
 
     # the sagemaker-runtime API -----------------------------------------------------------
     def accept(self, endpoint_name: str, input_location: str, inference_id: str | None) -> tuple[int, dict, str]:
@@ -363,10 +378,12 @@ class FakeAsyncEndpoint:
 
         from slowmo import modelserver
         from slowmo.cloud.layout import parse_s3_uri
+        from slowmo.errors import SlowmoError
 
         time.sleep(self.delay)
         s3 = boto3.client("s3", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)
+        include = self.include_response_in()
         try:
             bucket, key = parse_s3_uri(input_location)
             request = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -377,25 +394,37 @@ class FakeAsyncEndpoint:
                     self.drop[index] = lost - 1 if lost > 0 else lost
             if lost:
                 return  # never answered: the state machine's callback timeout has to notice
+            if index in self.lose_input:
+                with acting_as(None):  # the test removes the chunk's frames before the server reads them
+                    in_bucket, in_key = parse_s3_uri(request["inputs"][0])
+                    s3.delete_object(Bucket=in_bucket, Key=in_key)
             if index in self.fail:
-                raise _ModelFailure(self.fail[index])
+                raise SlowmoError(self.fail[index])  # the engine failing inside the model server
             result = modelserver.handle_request(request, s3=s3)
             out_bucket, out_key = parse_s3_uri(output_location)
             s3.put_object(Bucket=out_bucket, Key=out_key, Body=json.dumps(result).encode())
-            message = sagemaker_notification(inference_id=inference_id, endpoint_name=endpoint_name,
-                                             input_location=input_location, output_location=output_location)
-            topic = self.success_topic
-        except _ModelFailure as failure:
-            message = sagemaker_notification(inference_id=inference_id, endpoint_name=endpoint_name,
-                                             input_location=input_location, failure_reason=str(failure))
-            topic = self.error_topic
-        except Exception as exc:  # the model server's 500: SageMaker reports it on the error topic
-            with self._lock:
-                self.errors.append(f"{type(exc).__name__}: {exc}")
             message = sagemaker_notification(
                 inference_id=inference_id, endpoint_name=endpoint_name, input_location=input_location,
-                failure_reason="ClientError: Received server error (500) from model. See the SageMaker Endpoint "
-                               "logs in your account for more information.")
+                output_location=output_location,
+                response_body=json.dumps(result) if "SUCCESS_NOTIFICATION_TOPIC" in include else None)
+            topic = self.success_topic
+        except Exception as exc:  # noqa: BLE001 - the model server answers with a status and an error body
+            status = modelserver.status_code(exc)
+            body = json.dumps(modelserver.error_result(exc))
+            with self._lock:
+                self.errors.append(f"{status} {type(exc).__name__}: {exc}")
+            # SageMaker keeps the model's error response at the failure location, and its own
+            # failureReason names only the status class; the model's words reach the notification only
+            # when the endpoint config includes ERROR_NOTIFICATION_TOPIC in IncludeInferenceResponseIn
+            # (API_AsyncInferenceNotificationConfig).
+            fail_bucket, fail_key = parse_s3_uri(output_location.replace("/out/", "/failures/"))
+            s3.put_object(Bucket=fail_bucket, Key=fail_key, Body=body.encode())
+            side = "client" if 400 <= status < 500 else "server"
+            message = sagemaker_notification(
+                inference_id=inference_id, endpoint_name=endpoint_name, input_location=input_location,
+                failure_reason=f"ClientError: Received {side} error ({status}) from model. See the SageMaker "
+                               "Endpoint logs in your account for more information.",
+                response_body=body if "ERROR_NOTIFICATION_TOPIC" in include else None)
             topic = self.error_topic
         with self._lock:
             self.notifications.append(message)
@@ -420,9 +449,6 @@ class FakeAsyncEndpoint:
             worker.join(timeout=30)
         self._patch.stop()
 
-
-class _ModelFailure(Exception):
-    pass
 
 
 # ------------------------------------------------------------------------------------------- the stack

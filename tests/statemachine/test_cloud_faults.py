@@ -171,3 +171,17 @@ def test_duplicate_notifications_are_ignored(monkeypatch, clip):
         assert job["status"] == "SUCCEEDED" and job["progress"]["chunksDone"] == 3
         executions = cloud.client("stepfunctions").list_executions(stateMachineArn=cloud.state_machine_arn)
         assert [e["status"] for e in executions["executions"]] == ["SUCCEEDED"]
+
+
+def test_a_permanent_model_error_fails_at_once_with_the_servers_reason(monkeypatch, clip):
+    """A chunk whose input is gone is a 400 from the model server: not retried although ChunkAttempts
+    allows 3, and the job names the server's own reason, not SageMaker's generic one."""
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack, chunk_attempts=3)
+        cloud.endpoint.lose_input.add(1)
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "FAILED"
+        assert requests_for(cloud, 1) == 1
+        job = job_of(cloud)
+        assert job["error"].startswith("chunk 1: InferenceRejected: InputError: input chunk not found: s3://"), job["error"]
+        assert "Received client error" not in job["error"]

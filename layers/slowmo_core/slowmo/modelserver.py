@@ -372,7 +372,10 @@ def error_result(exc: BaseException) -> dict:
     else:
         kind = "InternalError"
         message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
-    return {"status": "failed", "error": kind, "message": message}
+    # "retryable": whether the same request may succeed later. A bad request or a missing input (4xx)
+    # never will, so the job fails at once instead of trying the chunk again (ResumeFunction reads
+    # this body from the error notification).
+    return {"status": "failed", "error": kind, "message": message, "retryable": not 400 <= status_code(exc) < 500}
 
 
 def status_code(exc: BaseException) -> int:

@@ -160,9 +160,11 @@ def endpoint_config_spec(s: EndpointSettings, model_name: str) -> dict:
     if s.error_topic:
         notify["ErrorTopic"] = s.error_topic
     if notify:
-        # Our result JSON is a few hundred bytes (far under SNS's 128 KB cut-off): carrying it in the
-        # success notification saves the resume step an S3 read. Only these two values are valid.
-        notify["IncludeInferenceResponseIn"] = ["SUCCESS_NOTIFICATION_TOPIC"]
+        # Our result JSON is a few hundred bytes (under the 128 KB SageMaker includes). On the error
+        # topic it is the only place the model server's own one-line reason reaches us: SageMaker's
+        # failureReason is generic ("Received server error (500) from model..."). Valid values:
+        # SUCCESS_NOTIFICATION_TOPIC | ERROR_NOTIFICATION_TOPIC (API_AsyncInferenceNotificationConfig).
+        notify["IncludeInferenceResponseIn"] = ["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
         output["NotificationConfig"] = notify
     body = {
         "ProductionVariants": [{

@@ -22,6 +22,7 @@ and on error the same envelope with ``"invocationStatus": "Failed"``, a ``failur
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -182,6 +183,21 @@ def finished_output(s3, layout: JobLayout, index: int, request: dict[str, Any]) 
 
 # -- SageMaker's notification --------------------------------------------------------------------
 @dataclass(frozen=True)
+class ModelError:
+    """The model server's own error body (slowmo.modelserver.error_result), carried in the error
+    notification because the endpoint config asks for ERROR_NOTIFICATION_TOPIC."""
+
+    kind: str
+    message: str
+    retryable: bool
+
+    @property
+    def reason(self) -> str:
+        generic = self.kind in ("SlowmoError", "InternalError")  # the message already says what it is
+        return self.message if generic else f"{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
 class AsyncInferenceResult:
     inference_id: str
     succeeded: bool
@@ -190,6 +206,21 @@ class AsyncInferenceResult:
     input_location: str | None
     endpoint_name: str | None
     status: str
+    response_body: str | None = None
+
+    def model_error(self) -> ModelError | None:
+        """What the model server said about a failed request, when the notification carries it."""
+        try:
+            body = json.loads(self.response_body) if self.response_body else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("status") == "failed" and body.get("message"):
+            return ModelError(str(body.get("error") or "ModelError"), str(body["message"]),
+                              bool(body.get("retryable", True)))
+        status = re.search(r"\((\d{3})\)", self.failure_reason or "")
+        if status and 400 <= int(status.group(1)) < 500 and status.group(1) != "429":
+            return ModelError("ClientError", self.failure_reason or "", retryable=False)
+        return None
 
     @classmethod
     def from_message(cls, message: str | dict[str, Any]) -> AsyncInferenceResult:
@@ -210,7 +241,26 @@ class AsyncInferenceResult:
             input_location=request.get("inputLocation"),
             endpoint_name=request.get("endpointName"),
             status=status,
+            response_body=_response_body(body.get("responseBody")),
         )
+
+
+def _response_body(value: Any) -> str | None:
+    """The inference response SageMaker includes in the notification (IncludeInferenceResponseIn):
+    ``{"content": ..., "encoding": ...}``, base64 when the encoding says so."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or value.get("content") is None:
+        return None
+    content = str(value["content"])
+    if str(value.get("encoding", "")).upper() == "BASE64":
+        import base64
+
+        try:
+            return base64.b64decode(content).decode("utf-8", "replace")
+        except ValueError:
+            return None
+    return content
 
 
 def read_response(s3, output_location: str, limit: int = 200_000) -> dict[str, Any]:
@@ -240,10 +290,13 @@ def resume_task(result: AsyncInferenceResult, *, tokens: TokenStore, s3, sfn) ->
             sfn.send_task_success(taskToken=token, output=json.dumps(output))
             outcome = "succeeded"
         else:
-            sfn.send_task_failure(
-                taskToken=token, error="InferenceFailed", cause=(result.failure_reason or "inference failed")[:MAX_CAUSE]
-            )
-            outcome = "failed"
+            # the model server's own reason when the notification carries it; a permanent error
+            # (bad request, missing input) is InferenceRejected, which the state machine does not retry
+            model = result.model_error()
+            error = "InferenceRejected" if model and not model.retryable else "InferenceFailed"
+            cause = model.reason if model else (result.failure_reason or "inference failed")
+            sfn.send_task_failure(taskToken=token, error=error, cause=cause[:MAX_CAUSE])
+            outcome = "rejected" if error == "InferenceRejected" else "failed"
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.TaskDoesNotExist, sfn.exceptions.InvalidToken):
         outcome = "stale"  # the execution gave up on this attempt (timeout, retry, or it was stopped)
     except InputError as err:
