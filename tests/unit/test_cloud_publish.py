@@ -38,6 +38,8 @@ def test_all_outputs_are_published_and_the_temporary_objects_removed(s3):
     publish_all(s3, "out", _stage(s3, ["clip-x8.mp4", "clip-x8-compare.mp4"]))
     assert _listing(s3) == ["outputs/job-1/clip-x8-compare.mp4", "outputs/job-1/clip-x8.mp4"]
     assert s3.get_object(Bucket="out", Key="outputs/job-1/clip-x8.mp4")["Body"].read() == b"complete video clip-x8.mp4"
+    # a presigned link plays in the browser only when the object says it is a video
+    assert {s3.head_object(Bucket="out", Key=k)["ContentType"] for k in _listing(s3)} == {"video/mp4"}
 
 
 def test_a_failed_publish_leaves_nothing_half_written(s3):
