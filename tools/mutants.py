@@ -132,12 +132,12 @@ def main(argv: list[str]) -> int:
             if status != "killed":
                 survivors.append(f"{name}: {status}")
     (STAGE / "survivors.txt").write_text("\n".join(survivors) + "\n")
-    total = sum(counts.values())
+    checked = sum(n for s, n in counts.items() if s != "not checked")  # an interrupted run leaves some unchecked
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
-    print(f"mutants: {total} mutants in {time.monotonic() - started:.0f} s: "
+    print(f"mutants: {sum(counts.values())} mutants in {time.monotonic() - started:.0f} s: "
           + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    if total:
-        print(f"mutants: score {killed}/{total} = {100 * killed / total:.1f}% (killed or timed out); "
+    if checked:
+        print(f"mutants: score {killed}/{checked} = {100 * killed / checked:.1f}% (killed or timed out); "
               f"the others are listed in {(STAGE / 'survivors.txt').relative_to(ROOT)}; "
               f"`cd {STAGE.relative_to(ROOT)} && {sys.executable} -m mutmut show NAME` shows one")
     return run.returncode
