@@ -220,3 +220,14 @@ def test_template_max_defaults_are_the_models_and_admit_only_what_fits():
     assert estimate(Source(derived["MaxWidth"], derived["MaxHeight"], Stack().chunk_frames, 30.0), job).fits
     bigger = capacity.STANDARD_SIZES[capacity.STANDARD_SIZES.index((derived["MaxWidth"], derived["MaxHeight"])) - 1]
     assert not estimate(Source(*bigger, Stack().chunk_frames, 30.0), job).fits
+
+
+def test_local_disk_needs_count_segments_and_the_joined_video_or_png_frames():
+    src = Source.of_length(width=1920, height=1080, fps=30, seconds=60)
+    video = capacity.local_disk_needs(src, Job(factor=8, compare=False))
+    compared = capacity.local_disk_needs(src, Job(factor=8, compare=True))
+    frames = capacity.local_disk_needs(src, Job(factor=8, compare=False), sequence=True)
+    out_frames = (src.frames - 1) * 8 + 1
+    assert video == {"output": int(2 * out_frames * src.megapixels * capacity.SEGMENT_BYTES_PER_MPX), "compare": 0}
+    assert compared["output"] == video["output"] and compared["compare"] == pytest.approx(2 * video["output"], abs=2)
+    assert frames["output"] > 10 * video["output"]  # a PNG per frame

@@ -76,3 +76,20 @@ def test_help_has_examples(run_cli):
 
 def test_output_may_not_overwrite_input(run_cli, clip, assert_one_line_error):
     assert_one_line_error(run_cli("run", clip, "-o", clip, "-k", "2"), "overwrite the input")
+
+
+def test_run_refuses_at_once_an_output_the_disk_cannot_hold(run_cli, clip, tmp_path, monkeypatch, assert_one_line_error):
+    """The capacity model's local disk need against the destination's free space (the OS call is the boundary):
+    one line naming what does not fit, before any frame is made, and nothing written."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda path: usage(10**6, 950_000, 50_000) if str(path).startswith(str(tmp_path)) else real(path))
+    out = tmp_path / "slow.mp4"
+    result = run_cli("run", clip, "-o", out, "--factor", "64", "--engine", "blend", "--no-progress")
+    assert_one_line_error(result, "slow.mp4 needs about")
+    assert f"of disk at {tmp_path}" in result[2] and "only 0 MB is free" in result[2]
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the work folder

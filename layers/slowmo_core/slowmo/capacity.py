@@ -606,6 +606,33 @@ def default_limits(stack: Stack | None = None, job: Job | None = None, fps: floa
     }
 
 
+PNG_BYTES_PER_MPX = 1_500_000  # a PNG frame of real footage: about half of raw RGB (an assumption)
+
+
+def local_disk_needs(source: Source, job: Job, *, sequence: bool = False) -> dict[str, int]:
+    """Bytes `slowmo run` writes at each destination: {"output": ..., "compare": ...}. A video is made
+    of per-chunk segments in a work folder beside it, then joined: both are on disk at the end (twice
+    the video). A PNG sequence is one file per output frame. The comparison is twice as wide."""
+    out_frames = (max(2, source.frames) - 1) * job.factor + 1
+    if sequence:
+        output = out_frames * source.megapixels * PNG_BYTES_PER_MPX
+    else:
+        output = 2 * out_frames * source.megapixels * SEGMENT_BYTES_PER_MPX
+    compare = 2 * out_frames * 2 * source.megapixels * SEGMENT_BYTES_PER_MPX if job.compare else 0
+    return {"output": int(output), "compare": int(compare)}
+
+
+def check_free_space(folder: str | os.PathLike, need: int, what: str = "the output") -> None:
+    """Refuse (InputError, one line) when ``need`` bytes will not fit the free disk under ``folder``."""
+    import shutil
+
+    from .errors import InputError
+
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise InputError(f"{what} needs about {_bytes(need)} of disk at {folder} and only {_bytes(free)} is free")
+
+
 def check(source: Source, job: Job, stack: Stack | None = None) -> CapacityReport:
     """Admission: the report if the job fits, else slowmo.errors.InputError with the one-line refusal."""
     from .errors import InputError

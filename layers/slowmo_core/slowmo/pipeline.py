@@ -19,6 +19,8 @@ from pathlib import Path
 
 from . import __version__
 from .audio import mux_audio
+from .capacity import Job as CapacityJob
+from .capacity import Source, check_free_space, local_disk_needs
 from .chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
 from .chunks import plan_chunks
 from .decode import read_frames
@@ -174,6 +176,12 @@ def run_job(
     folder = check_destination(output, sequence=sequence)
     if compare_path is not None:
         check_destination(compare_path, sequence=False)
+    # the same model as the cloud's admission: refuse now what the disk cannot hold at the end
+    needs = local_disk_needs(Source.from_probe(info), CapacityJob(options.factor, compare=compare_path is not None),
+                             sequence=sequence)
+    check_free_space(folder, needs["output"], final.name)
+    if compare_path is not None:
+        check_free_space(Path(compare_path).resolve().parent, needs["compare"], Path(compare_path).name)
 
     keep_audio = info.has_audio and options.audio != "drop" and not sequence
     encode_opts = {"codec": options.codec, "crf": options.crf, "preset": options.preset, "color": info.color}
