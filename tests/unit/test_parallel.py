@@ -85,3 +85,16 @@ def test_workers_share_the_cores_instead_of_each_taking_all():
     assert threads_per_worker(4, cores=16) == 4
     assert threads_per_worker(16, cores=16) == 1
     assert threads_per_worker(3, cores=2) == 1
+
+
+def test_a_corrupt_input_during_a_parallel_run_is_one_line_and_leaves_nothing(make_clip, tmp_path, assert_one_line_error, run_cli):
+    # Damage in the middle: the decoder fails part way while the workers render the first chunks.
+    broken = make_clip("short-parallel", width=160, height=96, fps=24, frames=40, audio=False)
+    data = bytearray(broken.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 4000] = bytes(4000)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    (tmp_path / "out").mkdir()
+    result = run_cli("run", damaged, "-o", tmp_path / "out" / "slow.mp4", "-k", "2", "--jobs", "2", "--chunk-frames", "9")
+    assert_one_line_error(result, "damaged.mp4")
+    assert list((tmp_path / "out").iterdir()) == []

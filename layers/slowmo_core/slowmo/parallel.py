@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -193,8 +194,18 @@ def _worker_main(tasks, results, settings: RenderSettings, store_path: str, thre
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, which decides
         if isinstance(exc, SystemExit):
             raise
-        error = exc if isinstance(exc, SlowmoError) else RuntimeError(f"{type(exc).__name__}: {exc}")
-        results.put(("error", index, error, traceback.format_exc()))
+        results.put(("error", index, _portable(exc), traceback.format_exc()))
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The error as the parent can receive it: a queue drops what does not pickle, silently."""
+    if isinstance(exc, SlowmoError):
+        try:
+            pickle.loads(pickle.dumps(exc))
+            return exc
+        except Exception:  # noqa: BLE001 - any failure to round-trip means: send the text instead
+            return SlowmoError(str(exc))
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def run_parallel(frames: Iterable, chunks: Sequence[Chunk], settings: RenderSettings, store, done: dict[int, dict],
@@ -252,6 +263,8 @@ def run_parallel(frames: Iterable, chunks: Sequence[Chunk], settings: RenderSett
                 message = results.get(timeout=POLL_S)
             except queue.Empty:
                 _check_alive(workers)
+                if all(worker.exitcode is not None for worker in workers) and results.empty():
+                    raise WorkerFailed("the worker processes ended before every chunk was done") from None
                 continue
             if message[0] == "frames":
                 if on_frames is not None:
