@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,14 +71,17 @@ def run_child(src: Path, out: Path, factor: int, jobs: int) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(src), str(out), str(factor), str(jobs)],  # noqa: S603
                           check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole tree: workers and ffmpeg were waited for
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     done.set()
     sampler.join()
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {**result, **peak, "seconds": elapsed}
+    return {**result, **peak, "seconds": elapsed, "cpu_seconds": cpu}
 
 
 def png_digest(folder: Path) -> str:
@@ -105,23 +109,28 @@ def main() -> int:
     parser.add_argument("--long-factor", type=int, default=8, help="the long input is this many times longer")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    result: dict = {"machine": {"usable_cores": usable_cores(), "cpu_count": os.cpu_count()},
+    result: dict = {"machine": {"usable_cores": usable_cores(), "cpu_count": os.cpu_count(),
+                                "load_average_1m_at_start": round(os.getloadavg()[0], 2)},
                     "size": args.size, "frames": args.frames, "factor": args.factor, "engine": "flow"}
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = make_clip(tmp / "src.mp4", width=width, height=height, fps=24, frames=args.frames, audio=False,
                         cut_at=args.frames * 2 // 3)
-        times: dict[int, list[float]] = {n: [] for n in [1, *args.jobs]}
+        runs: dict[int, list[dict]] = {n: [] for n in [1, *args.jobs]}
         for _ in range(args.repeat):  # interleaved, so a change in machine load hits every N alike
-            for n in times:
-                times[n].append(run_child(src, tmp / f"out{n}.mp4", args.factor, n)["seconds"])
-        best = {n: min(t) for n, t in times.items()}
+            for n in runs:
+                runs[n].append(run_child(src, tmp / f"out{n}.mp4", args.factor, n))
+        best = {n: min(runs[n], key=lambda r: r["seconds"]) for n in runs}
         reference = png_run(src, tmp / "png1", args.factor, 1)
+        # cpu_ratio: CPU seconds of the whole process tree against --jobs 1: the parallel overhead
+        # (decoding to chunk files, worker start-up), whatever share of the cores the machine gave us.
         result["speedup"] = [
-            {"jobs": n, "seconds": round(best[n], 2), "speedup": round(best[1] / best[n], 2),
+            {"jobs": n, "seconds": round(best[n]["seconds"], 2), "speedup": round(best[1]["seconds"] / best[n]["seconds"], 2),
+             "cpu_seconds": round(best[n]["cpu_seconds"], 1),
+             "cpu_ratio": round(best[n]["cpu_seconds"] / best[1]["cpu_seconds"], 2),
              "png_identical_to_jobs_1": n == 1 or png_run(src, tmp / f"png{n}", args.factor, n) == reference}
-            for n in times
+            for n in runs
         ]
 
         short = make_clip(tmp / "short.mp4", width=width, height=height, fps=24, frames=args.memory_frames, audio=False)
@@ -140,6 +149,7 @@ def main() -> int:
             # finished, encoded segments: they are the output (joined at the end), so they grow with it
             "work_folder_peak_ratio": round(lg["work_bytes"] / max(1, s["work_bytes"]), 3),
         }
+    result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -98,3 +98,10 @@ def test_a_corrupt_input_during_a_parallel_run_is_one_line_and_leaves_nothing(ma
     result = run_cli("run", damaged, "-o", tmp_path / "out" / "slow.mp4", "-k", "2", "--jobs", "2", "--chunk-frames", "9")
     assert_one_line_error(result, "damaged.mp4")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", [["--jobs", "0"], ["--jobs", "two"], ["--chunk-frames", "1"]])
+def test_bad_jobs_or_chunk_size_is_one_usage_line(run_cli, clip, tmp_path, bad, assert_one_line_error):
+    result = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", *bad)
+    assert result[0] == 2
+    assert_one_line_error(result, bad[0])
