@@ -38,7 +38,8 @@ import json, resource, sys
 from slowmo.options import JobOptions
 from slowmo.pipeline import run_job
 src, out, factor, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-report = run_job(src, out, JobOptions(factor=factor, engine="flow", audio="drop"), jobs=jobs)
+chunk_frames = int(sys.argv[5]) or None
+report = run_job(src, out, JobOptions(factor=factor, engine="flow", audio="drop"), jobs=jobs, chunk_frames=chunk_frames)
 print(json.dumps({"self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "largest_child_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
                   "frames": report.output_frames, "chunks": report.chunks, "jobs": report.jobs}))
@@ -56,7 +57,7 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def run_child(src: Path, out: Path, factor: int, jobs: int) -> dict:
+def run_child(src: Path, out: Path, factor: int, jobs: int, chunk_frames: int = 0) -> dict:
     """Run one job in a fresh process; sample the size of the work folders beside out meanwhile."""
     peak = {"work_bytes": 0, "source_chunk_bytes": 0}
     done = threading.Event()
@@ -73,7 +74,7 @@ def run_child(src: Path, out: Path, factor: int, jobs: int) -> dict:
     sampler.start()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(src), str(out), str(factor), str(jobs)],  # noqa: S603
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(src), str(out), str(factor), str(jobs), str(chunk_frames)],  # noqa: S603
                           check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole tree: workers and ffmpeg were waited for
@@ -107,6 +108,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--memory-frames", type=int, default=48, help="short input for the memory test")
     parser.add_argument("--long-factor", type=int, default=8, help="the long input is this many times longer")
+    parser.add_argument("--memory-chunk-frames", type=int, default=9,
+                        help="one chunk size for both lengths (the default grows with the length up to 121 frames)")
+    parser.add_argument("--only", choices=["speedup", "memory"], help="run one half")
+    parser.add_argument("--memory-jobs", type=int, default=2)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     result: dict = {"machine": {"usable_cores": usable_cores(), "cpu_count": os.cpu_count(),
@@ -117,12 +122,12 @@ def main() -> int:
         tmp = Path(tmp)
         src = make_clip(tmp / "src.mp4", width=width, height=height, fps=24, frames=args.frames, audio=False,
                         cut_at=args.frames * 2 // 3)
-        runs: dict[int, list[dict]] = {n: [] for n in [1, *args.jobs]}
+        runs: dict[int, list[dict]] = {n: [] for n in ([1, *args.jobs] if args.only != "memory" else [])}
         for _ in range(args.repeat):  # interleaved, so a change in machine load hits every N alike
             for n in runs:
                 runs[n].append(run_child(src, tmp / f"out{n}.mp4", args.factor, n))
         best = {n: min(runs[n], key=lambda r: r["seconds"]) for n in runs}
-        reference = png_run(src, tmp / "png1", args.factor, 1)
+        reference = png_run(src, tmp / "png1", args.factor, 1) if runs else None
         # cpu_ratio: CPU seconds of the whole process tree against --jobs 1: the parallel overhead
         # (decoding to chunk files, worker start-up), whatever share of the cores the machine gave us.
         result["speedup"] = [
@@ -133,13 +138,17 @@ def main() -> int:
             for n in runs
         ]
 
+        if args.only == "speedup":
+            result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+            print(json.dumps(result, indent=2))
+            return 0
         short = make_clip(tmp / "short.mp4", width=width, height=height, fps=24, frames=args.memory_frames, audio=False)
         long = make_clip(tmp / "long.mp4", width=width, height=height, fps=24,
                          frames=args.memory_frames * args.long_factor, audio=False)
         (tmp / "m").mkdir()
-        s = run_child(short, tmp / "m" / "short.mp4", args.factor, 2)
+        s = run_child(short, tmp / "m" / "short.mp4", args.factor, args.memory_jobs, args.memory_chunk_frames)
         (tmp / "m" / "short.mp4").unlink()
-        lg = run_child(long, tmp / "m" / "long.mp4", args.factor, 2)
+        lg = run_child(long, tmp / "m" / "long.mp4", args.factor, args.memory_jobs, args.memory_chunk_frames)
         result["memory"] = {
             "short": s, "long": lg, "length_ratio": args.long_factor,
             "main_rss_ratio": round(lg["self_kib"] / s["self_kib"], 3),

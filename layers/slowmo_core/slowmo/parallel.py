@@ -36,9 +36,9 @@ from .errors import SlowmoError
 log = logging.getLogger(__name__)
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-# Bytes a flow worker holds per pixel of a frame: the pair, the float flow fields both ways, warps
-# and the encoder's queue, plus a fixed part for Python, OpenCV and ffmpeg. Measured with
-# benchmarks/bench_parallel.py (peak RSS of one worker at 1280x720: see docs/parallel.md).
+# Memory one worker needs, with its two ffmpeg processes (chunk reader, encoder): a fixed part plus
+# bytes per pixel of a frame. Deliberately above what was measured: the largest single process of a
+# --jobs 2 flow run peaked at 170 MB at 1280x720 and 263 MB at 1920x1080 (docs/parallel.md).
 WORKER_BYTES_PER_PIXEL = {"blend": 40, "flow": 160, "film": 600}
 WORKER_FIXED_BYTES = 250 << 20
 POLL_S = 0.2
