@@ -49,10 +49,13 @@ def test_a_name_that_is_too_long(run_cli, clip, tmp_path, assert_one_line_error)
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 400 KiB tmpfs: a real full disk (ENOSPC from the kernel). Needs root and mount rights."""
+    """A 1.5 MB tmpfs: a real full disk (ENOSPC from the kernel). Needs root and mount rights.
+
+    Room enough to pass the up-front free-space check (the capacity model expects about 0.7 MB for
+    the runs below), too little for what they really write at --crf 0 (a 1.6 MB video, twice)."""
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],  # noqa: S603,S607
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount_point)],  # noqa: S603,S607
                           capture_output=True, check=False)
     if made.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root): " + made.stderr.decode(errors="replace").strip())
@@ -71,6 +74,7 @@ def test_a_full_disk_gives_one_line_and_leaves_nothing(run_cli, make_clip, tiny_
 
 def test_a_full_disk_with_resume_also_leaves_nothing(run_cli, make_clip, tiny_disk, assert_one_line_error):
     big = make_clip("noisy", width=320, height=180, fps=24, frames=48, audio=True)
-    result = run_cli("run", big, "-o", f"{tiny_disk}/frames/", "-k", "8", "--engine", "blend", "--resume", "--chunk-frames", "9")
+    result = run_cli("run", big, "-o", tiny_disk / "out.mp4", "-k", "8", "--engine", "blend", "--crf", "0", "--resume",
+                     "--chunk-frames", "9")
     assert_one_line_error(result, "space left")
-    assert leftovers(tiny_disk) == []  # no frames, no work folder, and not the frames folder it made
+    assert leftovers(tiny_disk) == []  # no partial output, no work folder
