@@ -697,8 +697,9 @@ def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
 
 
 def endpoint_name_for(stack_name: str) -> str:
-    """ENDPOINT_NAME as template.yaml sets it."""
-    return f"{stack_name}-film"
+    """ENDPOINT_NAME as template.yaml sets it for a stack of that name (resolved from the template)."""
+    variables = translated_template()["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    return Resolver(stack_name, REGION, ACCOUNT, {}, {}).resolve(variables["ENDPOINT_NAME"])
 
 
 def input_object_state(cloud, key):

@@ -33,7 +33,7 @@ def test_deploy_status_delete(cloud):
     status, body = _call("api_post_endpoint.json")
     assert status == 202, body
     sm = cloud.client("sagemaker")
-    endpoint = sm.describe_endpoint(EndpointName="slowmo-film")
+    endpoint = sm.describe_endpoint(EndpointName=cloud.endpoint_name)
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     output = config["AsyncInferenceConfig"]["OutputConfig"]
     assert output["S3OutputPath"] == "s3://slowmo-work/async/out/"

@@ -31,7 +31,7 @@ def test_submits_the_chunk_and_remembers_the_token(cloud):
     assert result["inferenceId"].startswith(f"{job}-{index:05d}-") and len(result["inferenceId"]) <= 64
     assert result["outputLocation"].endswith(".out")
     sent = cloud.endpoint.requests[0]
-    assert sent["endpoint"] == "slowmo-film" and sent["inferenceId"] == result["inferenceId"]
+    assert sent["endpoint"] == cloud.endpoint_name and sent["inferenceId"] == result["inferenceId"]
     assert sent["input"] == f"s3://slowmo-work/jobs/{job}/chunks/{index:05d}/request.json"
     request = json.loads(cloud.client("s3").get_object(Bucket="slowmo-work",
                                                        Key=f"jobs/{job}/chunks/{index:05d}/request.json")["Body"].read())
