@@ -417,15 +417,17 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
     range_frames = n if ranges == 1 else min(n, stack.extract_range_frames + c)  # a range reads to its chunk edge
     range_chunks = math.ceil((range_frames - 1) / (c - 1))
     range_source = source.size_bytes * (range_frames / n) if ranges > 1 else source.size_bytes
-    in_flight = 2 * EXTRACT_UPLOAD_WORKERS + 1  # chunks written or waiting for upload (media.extract)
-    extract_tmp = source.size_bytes + in_flight * chunk_file_in
-    extract_mem = LAMBDA_BASE_MEMORY + (in_flight + 1) * largest * raw_frame
+    # media.extract: each upload worker writes one chunk file, uploads and deletes it; up to 2 x workers
+    # more chunks wait as frames in memory, beside the two chunks' worth the cut detection holds back
+    on_disk = min(EXTRACT_UPLOAD_WORKERS, range_chunks)
+    extract_tmp = source.size_bytes + on_disk * chunk_file_in
+    extract_mem = LAMBDA_BASE_MEMORY + (min(3 * EXTRACT_UPLOAD_WORKERS, range_chunks) + 2) * largest * raw_frame
     cpu = (range_frames * mpx * depth / rates.decode_mpx_per_core_s
            + (range_frames + range_chunks) * mpx / rates.chunk_write_mpx_per_core_s) / stack.extract.vcpus
     upload = range_chunks * chunk_file_in / bw
     extract_s = source.size_bytes / bw + max(cpu, upload)
     if ranges > 1:  # each range streams its own part of the source; nothing whole on /tmp
-        extract_tmp = in_flight * chunk_file_in
+        extract_tmp = on_disk * chunk_file_in
         extract_s = range_source / bw + max(cpu, upload)
     extract = StepEstimate("Extract", ranges, int(extract_tmp), int(extract_mem), extract_s, extract_s * ranges,
                            memory_mb=stack.extract.memory_mb, tmp_mb=stack.extract.tmp_mb,
@@ -595,7 +597,7 @@ def default_limits(stack: Stack | None = None, job: Job | None = None, fps: floa
                           if estimate(Source(w, h, stack.chunk_frames, fps), job, stack).fits), STANDARD_SIZES[-1])
     seconds = largest_duration(Source.of_length(1920, 1080, fps, 60), job, stack)
     minutes = int(min(seconds, 24 * 3600) // 60)
-    chunk_files = (2 * EXTRACT_UPLOAD_WORKERS + 1) * stack.chunk_frames * width * height / 1e6 * MEASURED_RATES.chunk_bytes_per_mpx
+    chunk_files = EXTRACT_UPLOAD_WORKERS * stack.chunk_frames * width * height / 1e6 * MEASURED_RATES.chunk_bytes_per_mpx
     file_gib = int((stack.extract.tmp_mb * MB * ADMIT_FRACTION - chunk_files) // GB)
     return {
         "MaxWidth": width,
