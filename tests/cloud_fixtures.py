@@ -267,6 +267,7 @@ class InProcessLambdas:
         self.overrides: dict[str, Callable] = {}  # deployed function name -> stand-in handler (scale tests)
         self.calls: list[tuple[str, dict]] = []
         self.errors: list[tuple[str, str]] = []
+        self.meter = None  # a tests.lambda_meter.LambdaMeter to measure every invocation
         self._lock = threading.Lock()
         self._patch = None
 
@@ -275,7 +276,10 @@ class InProcessLambdas:
         with self._lock:
             self.calls.append((function_name, event))
         try:
-            with acting_as(function_name):  # its calls are checked against this function's role
+            with ExitStack() as scope:
+                if self.meter is not None:  # peak memory, /tmp and duration of this invocation
+                    scope.enter_context(self.meter.measure(function_name))
+                scope.enter_context(acting_as(function_name))  # its calls are checked against this function's role
                 return handler(event, FakeContext(function_name=function_name)), False
         except Exception as exc:  # what the Lambda runtime reports for an unhandled exception
             with self._lock:
