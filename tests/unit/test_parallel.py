@@ -80,6 +80,13 @@ def test_default_jobs_is_the_cores_within_available_memory():
     assert worker_memory(3840, 2160, "flow") > worker_memory(1920, 1080, "flow") > worker_memory(1920, 1080, "blend")
 
 
+def test_default_jobs_starts_no_worker_for_a_few_small_frames():
+    roomy = 1 << 40
+    assert default_jobs(320, 180, "flow", output_frames=70, cores=16, memory=roomy) == 1
+    assert default_jobs(320, 180, "flow", output_frames=700, cores=16, memory=roomy) == 2
+    assert default_jobs(1920, 1080, "flow", output_frames=14401, cores=16, memory=roomy) == 16
+
+
 def test_workers_share_the_cores_instead_of_each_taking_all():
     assert threads_per_worker(1, cores=16) == 16
     assert threads_per_worker(4, cores=16) == 4

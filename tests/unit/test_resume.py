@@ -144,3 +144,42 @@ def test_without_resume_earlier_work_is_not_reused(clip, tmp_path):
     first = run_job(clip, f"{out}/", JobOptions(factor=2, engine="blend"), jobs=1, chunk_frames=9)
     again = run_job(clip, f"{out}/", JobOptions(factor=2, engine="blend"), jobs=1, chunk_frames=9, resume=True)
     assert first.resumed_chunks == again.resumed_chunks == 0  # success removed the work folder
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The spawned worker processes of a run (children of its main process running multiprocessing)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in cmdline:  # not the resource tracker
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
+def test_a_worker_killed_for_memory_keeps_the_work_and_says_how_to_resume(long_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    work = work_folder_for(out, tmp_path)
+    run = slowmo(long_clip, "-o", out, *RUN[:-3], "--jobs", "2", "--quiet")
+    deadline = time.monotonic() + 60
+    while not (list(work.glob("chunk-*.json")) and worker_pids(run.pid)):
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+        time.sleep(0.02)
+    os.kill(worker_pids(run.pid)[0], signal.SIGKILL)  # what the kernel's OOM killer does
+    stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 1 and stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "killed by signal 9" in lines[0] and "--resume" in lines[0], stderr
+    assert not out.exists() and list(work.glob("chunk-*.json"))
+
+    resumed = slowmo(long_clip, "-o", out, *RUN, "--resume")
+    stdout, stderr = resumed.communicate()
+    assert resumed.returncode == 0, stderr
+    assert json.loads(stdout)["resumed_chunks"] >= 1 and probe(out).frame_count == 71 * 4 + 1

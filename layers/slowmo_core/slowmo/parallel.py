@@ -41,6 +41,7 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 # --jobs 2 flow run peaked at 170 MB at 1280x720 and 263 MB at 1920x1080 (docs/parallel.md).
 WORKER_BYTES_PER_PIXEL = {"blend": 40, "flow": 160, "film": 600}
 WORKER_FIXED_BYTES = 250 << 20
+MIN_WORK_MPX = 20  # output megapixel-frames that make a worker worth starting (~350 frames at 320x180)
 POLL_S = 0.2
 
 
@@ -75,13 +76,17 @@ def worker_memory(width: int, height: int, engine: str) -> int:
     return WORKER_FIXED_BYTES + width * height * WORKER_BYTES_PER_PIXEL.get(engine, WORKER_BYTES_PER_PIXEL["film"])
 
 
-def default_jobs(width: int, height: int, engine: str, *, cores: int | None = None, memory: int | None = None) -> int:
-    """The usable cores, but no more workers than the available memory holds (80% of it)."""
+def default_jobs(width: int, height: int, engine: str, *, output_frames: int | None = None, cores: int | None = None,
+                 memory: int | None = None) -> int:
+    """The usable cores, but no more workers than the available memory holds (80% of it), and none
+    for less than MIN_WORK_MPX output megapixel-frames each: starting a worker (a fresh interpreter
+    with OpenCV) costs about a second, more than a clip of a few dozen small frames takes."""
     cores = usable_cores() if cores is None else cores
     memory = available_memory() if memory is None else memory
-    if memory is None:
-        return cores
-    return max(1, min(cores, int(memory * 0.8) // worker_memory(width, height, engine)))
+    jobs = cores if memory is None else min(cores, int(memory * 0.8) // worker_memory(width, height, engine))
+    if output_frames is not None:
+        jobs = min(jobs, int(output_frames * width * height / 1e6 // MIN_WORK_MPX))
+    return max(1, jobs)
 
 
 def threads_per_worker(jobs: int, cores: int | None = None) -> int:

@@ -84,15 +84,23 @@ class ChunkStore:
         this run's key, else discarded with a reason (None when nothing needed saying).
         """
         store = cls(path, key)
+        created = not path.exists()
         path.mkdir(exist_ok=True)
-        store._take_lock()
-        reason = None
-        if resume:
-            reason = store._check_key()
-        if not resume or reason is not None:
-            store._clear()
-        write_json_atomically(path / KEY_FILE, key)
-        store._remove_unfinished()
+        try:
+            store._take_lock()
+        except BaseException:
+            if created:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        try:
+            reason = store._check_key() if resume else None
+            if not resume or reason is not None:
+                store._clear()
+            write_json_atomically(path / KEY_FILE, key)
+            store._remove_unfinished()
+        except BaseException:  # e.g. a full disk: leave nothing behind
+            store.remove()
+            raise
         return store, reason
 
     def _take_lock(self) -> None:
