@@ -48,12 +48,16 @@ def test_every_function_stays_within_its_limits_scaled_to_the_run(monkeypatch, t
                              has_audio=info.has_audio)
     predicted = {s.name: s for s in capacity.estimate(source, capacity.Job(factor=factor),
                                                         capacity.Stack(chunk_frames=chunk_frames)).steps}
-    resources = translated_template()["Resources"]
+    translated = translated_template()
+    resources = translated["Resources"]
     report = {"run": {"clip": f"{info.width}x{info.height}", "frames": info.frame_count, "factor": factor,
                       "chunkFrames": chunk_frames}, "functions": {}}
     for function, row in sorted(peaks.items()):
         props = resources[function]["Properties"]
-        limits = {"memoryMiB": props.get("MemorySize", 128), "tmpMiB": props.get("EphemeralStorage", {}).get("Size", 512),
+        memory = props.get("MemorySize", 128)
+        if isinstance(memory, dict):  # a parameter: its default, what a deploy gets unless overridden
+            memory = int(translated["Parameters"][memory["Ref"]]["Default"])
+        limits = {"memoryMiB": memory, "tmpMiB": props.get("EphemeralStorage", {}).get("Size", 512),
                   "timeoutSeconds": props.get("Timeout", 3)}
         entry = {**row, "configured": limits}
         step = predicted.get(STEP_OF.get(function, ""))
