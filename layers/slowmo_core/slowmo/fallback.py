@@ -1,0 +1,81 @@
+"""Graceful fallback: where the risk signal says synthesis is unreliable, publish the least-bad frame.
+
+A synthesised frame that is wrong is worse than a cross-fade: a torn or smeared object draws the
+eye, a soft double image does not.  For each pair, ``confidence.pair_risk`` gives the share of the
+picture the motion does not explain and a per-pixel reliability map.  Then, with ``--fallback auto``:
+
+* risk below ``RISK_FLOOR``: the engine's frames are kept untouched (most pairs: nothing changes);
+* otherwise each synthesised frame is mixed per pixel with the cross-fade at the same t, weighted by
+  the reliability map: reliable areas keep the engine's sharp result, unreliable ones become the
+  cross-fade (which already leans toward the nearer real frame, weight 1 - t and t);
+* risk at or above ``RISK_FULL``: the flow explains too little of the picture for any of it to be
+  trusted, and the whole frame is the cross-fade.
+
+The thresholds were chosen on the tuning half of benchmarks/bench_flow_quality.py only; the
+held-out half measures the effect (docs/quality.md).  ``--fallback off`` publishes the engine's frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .confidence import PairRisk
+
+__all__ = ["FALLBACK_MODES", "RISK_FLOOR", "RISK_FULL", "FallbackChoice", "apply_fallback", "choose"]
+
+FALLBACK_MODES = ("auto", "off")
+DEFAULT_FALLBACK = "auto"
+RISK_FLOOR = 0.15
+RISK_FULL = 0.6
+
+KEEP = "synthesised"
+WEIGHTED = "reliability-weighted"
+CROSSFADE = "cross-fade"
+
+
+@dataclass(frozen=True)
+class FallbackChoice:
+    action: str  # KEEP, WEIGHTED or CROSSFADE
+    risk: float
+
+
+def choose(risk: PairRisk, mode: str = DEFAULT_FALLBACK) -> FallbackChoice:
+    """Which result a pair with this risk publishes."""
+    if mode not in FALLBACK_MODES:
+        raise ValueError(f"fallback must be one of {', '.join(FALLBACK_MODES)}, not {mode!r}")
+    if mode == "off" or risk.risk < RISK_FLOOR:
+        return FallbackChoice(KEEP, risk.risk)
+    if risk.risk >= RISK_FULL:
+        return FallbackChoice(CROSSFADE, risk.risk)
+    return FallbackChoice(WEIGHTED, risk.risk)
+
+
+def apply_fallback(
+    a: np.ndarray, b: np.ndarray, ts: Sequence[float], frames: list[np.ndarray], risk: PairRisk, mode: str = DEFAULT_FALLBACK
+) -> tuple[list[np.ndarray], FallbackChoice]:
+    """The frames to publish for slots ``ts`` between a and b, given the engine's ``frames``."""
+    choice = choose(risk, mode)
+    if choice.action == WEIGHTED:
+        return reliability_weighted(a, b, ts, frames, risk), choice
+    if choice.action == CROSSFADE:
+        return crossfades(a, b, ts), choice
+    return frames, choice
+
+
+def crossfades(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
+    """The cross-fade at each t: weight 1 - t on a, t on b."""
+    return [cv2.addWeighted(a, 1.0 - t, b, t, 0.0) for t in ts]
+
+
+def reliability_weighted(
+    a: np.ndarray, b: np.ndarray, ts: Sequence[float], frames: list[np.ndarray], risk: PairRisk
+) -> list[np.ndarray]:
+    """Each synthesised frame where the map says reliable, the cross-fade where not, mixed in between."""
+    h, w = a.shape[:2]
+    alpha = np.clip(cv2.resize(risk.reliability, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    beta = 1.0 - alpha
+    return [cv2.blendLinear(synth, fade, alpha, beta) for synth, fade in zip(frames, crossfades(a, b, ts), strict=True)]
