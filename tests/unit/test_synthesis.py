@@ -113,3 +113,23 @@ def test_small_motion_is_interpolated_not_copied(case):
     assert report.interpolated_pairs == 1 and report.repeated_pairs == 0 and report.cuts == []
     assert len(engine.pairs) == 1
     assert all((f == 7).all() for f in out[1:4])  # the slots hold what the engine made
+
+def test_fallback_replaces_only_the_unreliable_area_of_a_risky_pair():
+    from slowmo import fallback
+    from slowmo.engines.flow import FlowEngine
+    from tests.unit.test_preview import sequence_with_one_hard_pair
+
+    frames = sequence_with_one_hard_pair()[4:7]  # pair (4, 5) is easy, pair (5, 6) has new content on the right
+    engine = FlowEngine()
+    auto_report, off_report = SynthesisReport(), SynthesisReport()
+    auto = list(synthesize(frames, 2, engine, auto_report, first_index=4, fallback="auto"))
+    off = list(synthesize(frames, 2, engine, off_report, first_index=4, fallback="off"))
+    assert len(auto) == len(off) == 5
+    assert np.array_equal(auto[1], off[1])  # the easy pair is untouched
+    assert auto_report.fallback == {fallback.WEIGHTED: [6]} and off_report.fallback == {}
+    fade = ((frames[1].astype(np.uint16) + frames[2]) // 2).astype(np.int16)
+    assert np.array_equal(auto[3][:, 20:90], off[3][:, 20:90])  # the explained left part: the engine's frame
+    # the new content: the cross-fade (the map is ~0 there, not exactly), far from the engine's guess
+    auto_to_fade = np.abs(auto[3][:, 260:].astype(np.int16) - fade[:, 260:]).mean()
+    off_to_fade = np.abs(off[3][:, 260:].astype(np.int16) - fade[:, 260:]).mean()
+    assert auto_to_fade < 0.2 * off_to_fade

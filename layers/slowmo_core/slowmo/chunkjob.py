@@ -38,6 +38,7 @@ class RenderSettings:
     compare: bool = False
     compare_labels: tuple[str, str] = ("", "")
     engine_options: dict = field(default_factory=dict)
+    fallback: str = "off"  # see fallback.py
 
 
 def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folder: Path, engine,
@@ -70,7 +71,8 @@ def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folde
             compare_writer = stack.enter_context(VideoWriter(folder / COMPARE_SEGMENT, side.width, side.height,
                                                              settings.output_fps, **settings.encode))
         current_source = None
-        for local_index, frame in enumerate(synthesize(frames, factor, engine, report, first_index=chunk.start)):
+        for local_index, frame in enumerate(synthesize(frames, factor, engine, report, first_index=chunk.start,
+                                                                fallback=settings.fallback)):
             if local_index % factor == 0:
                 current_source = frame
             if local_index < skip:
@@ -91,7 +93,7 @@ def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folde
                          f"{chunk.start}..{chunk.end}: the input is truncated or corrupt")
     return {"index": chunk.index, "start": chunk.start, "end": end, "frames": written,
             "interpolated_pairs": report.interpolated_pairs, "repeated_pairs": report.repeated_pairs,
-            "cuts": list(report.cuts)}
+            "cuts": list(report.cuts), "fallback": report.fallback}
 
 
 def chunk_files(folder: Path) -> dict[str, int]:

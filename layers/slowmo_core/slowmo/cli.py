@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import SlowmoError
-from .options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, PRESETS, JobOptions
+from .options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, FALLBACK_MODES, PRESETS, JobOptions
 from .progress import progress_factory
 
 RUN_EXAMPLES = """examples:
@@ -63,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="source frames per chunk (default: about 1/32 of the video, 9 to 121)")
     run.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
                      help="no progress (on a terminal a bar, otherwise a line every few seconds)")
+    run.add_argument("--fallback", choices=FALLBACK_MODES, default="auto",
+                     help="auto: where the engine is unsure of a pair, publish the least-bad result (default: auto)")
+
+    preview = commands.add_parser("preview", help="render the hardest part of a clip side by side; print per-pair risk")
+    preview.add_argument("input", help="source video")
+    preview.add_argument("-o", "--output", required=True, help="preview .mp4 (original | slowmo)")
+    preview.add_argument("-k", "--factor", default="8", help="as for run (default: 8)")
+    preview.add_argument("--engine", choices=ENGINES, default="flow")
+    preview.add_argument("--model", help="FILM SavedModel directory (engine film)")
+    preview.add_argument("--fallback", choices=FALLBACK_MODES, default="auto")
+    preview.add_argument("--crf", type=int, default=18)
+    preview.add_argument("--preset", choices=PRESETS, default="veryfast")
+    preview.add_argument("--pairs", type=int, default=12, help="source frame pairs rendered (default: 12)")
+    preview.add_argument("--json", action="store_true", help="print the report as JSON")
 
     probe = commands.add_parser("probe", help="describe a video as JSON")
     probe.add_argument("input")
@@ -121,7 +135,8 @@ def cmd_run(args) -> int:
 
     input_path = Path(args.input)
     options = JobOptions(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
-                         compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset)
+                         compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset,
+                         fallback=args.fallback)
     if args.compare and Path(args.compare).resolve() == Path(args.output).resolve():
         raise ArgumentError("--compare must name a different file from --output")
     if Path(args.output).resolve() == input_path.resolve():
@@ -135,6 +150,16 @@ def cmd_run(args) -> int:
     for warning in report.warnings:
         print(f"slowmo: warning: {warning}", file=sys.stderr)
     print(json.dumps(report.to_dict()))
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from .preview import make_preview
+
+    options = JobOptions(factor=args.factor, engine=args.engine, model=args.model, crf=args.crf, preset=args.preset,
+                         fallback=args.fallback)
+    report = make_preview(args.input, args.output, options, pairs=args.pairs)
+    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines()))
     return 0
 
 
@@ -175,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.verbose:
             logging.getLogger().setLevel(logging.INFO)
-        handler = {"run": cmd_run, "probe": cmd_probe, "eval": cmd_eval, "sample": cmd_sample}.get(args.command) or args.handler
+        handler = {"run": cmd_run, "probe": cmd_probe, "eval": cmd_eval, "sample": cmd_sample, "preview": cmd_preview}.get(args.command) or args.handler
         return handler(args)
     except ArgumentError as exc:
         print(f"slowmo: error: {exc}", file=sys.stderr)

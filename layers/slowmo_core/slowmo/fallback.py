@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .confidence import PairRisk
+from .confidence import PairRisk, pair_risk
+from .options import FALLBACK_MODES
 
-__all__ = ["FALLBACK_MODES", "RISK_FLOOR", "RISK_FULL", "FallbackChoice", "apply_fallback", "choose"]
+__all__ = ["FALLBACK_MODES", "RISK_FLOOR", "RISK_FULL", "FallbackChoice", "apply_fallback", "choose", "guard_pair"]
 
-FALLBACK_MODES = ("auto", "off")
 DEFAULT_FALLBACK = "auto"
 RISK_FLOOR = 0.15
 RISK_FULL = 0.6
@@ -64,6 +64,17 @@ def apply_fallback(
     if choice.action == CROSSFADE:
         return crossfades(a, b, ts), choice
     return frames, choice
+
+
+def guard_pair(
+    a: np.ndarray, b: np.ndarray, ts: Sequence[float], frames: list[np.ndarray], mode: str = DEFAULT_FALLBACK
+) -> tuple[list[np.ndarray], FallbackChoice | None]:
+    """Measure the pair's risk and apply the fallback; with mode "off" nothing is measured (None)."""
+    if mode not in FALLBACK_MODES:
+        raise ValueError(f"fallback must be one of {', '.join(FALLBACK_MODES)}, not {mode!r}")
+    if mode == "off":
+        return frames, None
+    return apply_fallback(a, b, ts, frames, pair_risk(a, b), mode)
 
 
 def crossfades(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:

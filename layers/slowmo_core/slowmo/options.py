@@ -18,6 +18,7 @@ DEFAULT_AUDIO = "stretch"
 CODECS = ("h264", "h265")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 MAX_OUTPUT_FPS = 1000
+FALLBACK_MODES = ("auto", "off")  # see fallback.py
 
 
 def parse_factor(value: Any) -> int:
@@ -61,6 +62,7 @@ class JobOptions:
     codec: str = "h264"
     crf: int = 18
     preset: str = "medium"
+    fallback: str = "auto"  # auto: publish the least-bad result where the engine is unsure (fallback.py)
 
     def __post_init__(self):
         object.__setattr__(self, "factor", parse_factor(self.factor))
@@ -70,6 +72,7 @@ class JobOptions:
         _choice("audio", self.audio, AUDIO_MODES)
         _choice("codec", self.codec, CODECS)
         _choice("preset", self.preset, PRESETS)
+        _choice("fallback", self.fallback, FALLBACK_MODES)
         if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
             raise InputError(f"crf must be a whole number from 0 to 51, got {self.crf!r}")
         if not isinstance(self.compare, bool):

@@ -59,6 +59,7 @@ class JobReport:
     audio: str
     cuts: list[int] = field(default_factory=list)
     repeated_pairs: int = 0
+    fallback: dict[str, list[int]] = field(default_factory=dict)  # action -> pairs (second frame's index)
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     jobs: int = 1
@@ -126,6 +127,9 @@ def summarise(records: list[dict]) -> SynthesisReport:
     report.interpolated_pairs = sum(r["interpolated_pairs"] for r in records)
     report.repeated_pairs = sum(r["repeated_pairs"] for r in records)
     report.cuts = sorted(c for r in records for c in r["cuts"])
+    for r in records:
+        for action, pairs in r.get("fallback", {}).items():
+            report.fallback.setdefault(action, []).extend(pairs)
     return report
 
 
@@ -188,7 +192,8 @@ def run_job(
     settings = RenderSettings(
         factor=options.factor, engine=options.engine, width=info.width, height=info.height, output_fps=output_fps,
         sequence=sequence, encode=encode_opts, compare=compare_path is not None,
-        compare_labels=("original (frames repeated)", f"slowmo {engine.name} x{options.factor}"), engine_options=engine_opts)
+        compare_labels=("original (frames repeated)", f"slowmo {engine.name} x{options.factor}"), engine_options=engine_opts,
+        fallback=options.fallback)
     chunk_frames = chunk_frames or local_chunk_frames(info.frame_count)
     chunks = plan_chunks(info.frame_count, chunk_frames)
     jobs = min(jobs or default_jobs(info.width, info.height, options.engine), len(chunks))
@@ -263,6 +268,7 @@ def run_job(
         audio=options.audio if keep_audio else "none",
         cuts=report.cuts,
         repeated_pairs=report.repeated_pairs,
+        fallback=report.fallback,
         warnings=warnings,
         elapsed_s=round(time.monotonic() - started, 3),
         jobs=jobs,

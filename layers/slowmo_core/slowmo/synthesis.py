@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .engines.base import Engine
+from .fallback import KEEP, guard_pair
 from .scenes import PairKind, Signature, classify_pair, signature
 from .timing import slot_times
 
@@ -25,6 +26,7 @@ class SynthesisReport:
     interpolated_pairs: int = 0
     repeated_pairs: int = 0
     cuts: list[int] = field(default_factory=list)  # source index of the first frame after each cut
+    fallback: dict[str, list[int]] = field(default_factory=dict)  # fallback action -> second frame of each such pair
 
     def to_dict(self) -> dict:
         return {
@@ -33,6 +35,7 @@ class SynthesisReport:
             "interpolated_pairs": self.interpolated_pairs,
             "repeated_pairs": self.repeated_pairs,
             "cuts": list(self.cuts),
+            "fallback": {action: list(pairs) for action, pairs in self.fallback.items()},
         }
 
 
@@ -59,11 +62,12 @@ def synthesize(
     report: SynthesisReport | None = None,
     *,
     first_index: int = 0,
+    fallback: str = "off",
 ) -> Iterator[np.ndarray]:
     """Yield source frame 0, then for every following source frame the K-1 slots and the frame.
 
     first_index is the global index of the first frame given, so that a chunk reports cuts in the
-    numbering of the whole video.
+    numbering of the whole video. fallback "auto" replaces unreliable synthesis (see fallback.py).
     """
     report = report if report is not None else SynthesisReport()
     previous = previous_sig = None
@@ -72,6 +76,10 @@ def synthesize(
         sig = signature(frame)
         if previous is not None:
             kind, between = fill_pair(previous, frame, factor, engine, previous_sig, sig)
+            if kind is PairKind.MOTION and engine.name != "blend":  # a cross-fade needs no fallback
+                between, choice = guard_pair(previous, frame, slot_times(factor), between, fallback)
+                if choice is not None and choice.action != KEEP:
+                    report.fallback.setdefault(choice.action, []).append(index)
             if kind is PairKind.CUT:
                 report.cuts.append(index)
             elif kind is PairKind.REPEAT:
