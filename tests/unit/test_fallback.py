@@ -59,7 +59,7 @@ def test_weighted_keeps_the_reliable_area_and_fades_the_rest():
     a, b, ts, synth = frames()
     rel = np.zeros((9, 16), np.float32)
     rel[:, :8] = 1.0  # left half reliable
-    out, choice = fallback.apply_fallback(a, b, ts, synth, risk_of(0.3, rel))
+    out, choice = fallback.apply_fallback(a, b, ts, synth, risk_of((fallback.RISK_FLOOR + fallback.RISK_FULL) / 2, rel))
     assert choice.action == fallback.WEIGHTED
     assert np.all(out[0][:, :24] == 123)  # far left: the engine's frame
     assert np.all(out[0][:, 40:] == 80)  # far right: the cross-fade at t = 0.25

@@ -9,18 +9,18 @@ from slowmo.preview import PairScore, hardest_window, scan, summarise
 from tests.unit.test_confidence import shifted, texture
 
 
-def score(index, risk, motion=0.0, kind="motion"):
-    return PairScore(index, index / 24, kind, risk, motion, fallback.KEEP)
+def score(index, residual, motion=0.0, kind="motion"):
+    return PairScore(index, index / 24, kind, 0.0, residual, motion, fallback.KEEP)
 
 
-def test_window_with_the_most_risk_wins():
-    scores = [score(i, r) for i, r in enumerate([0.0, 0.1, 0.0, 0.5, 0.4, 0.0, 0.2])]
+def test_window_with_the_most_residual_wins():
+    scores = [score(i, r) for i, r in enumerate([0.0, 1.0, 0.0, 5.0, 4.0, 0.0, 2.0])]
     assert hardest_window(scores, 2) == 3  # pairs 3 and 4
     assert hardest_window(scores, 1) == 3
     assert hardest_window(scores, 100) == 0  # longer than the clip: the whole clip
 
 
-def test_equal_risk_goes_to_more_motion_then_earliest():
+def test_equal_residual_goes_to_more_motion_then_earliest():
     scores = [score(i, 0.0, m) for i, m in enumerate([0.01, 0.02, 0.05, 0.01])]
     assert hardest_window(scores, 1) == 2
     flat = [score(i, 0.0, 0.0) for i in range(4)]
@@ -28,11 +28,11 @@ def test_equal_risk_goes_to_more_motion_then_earliest():
 
 
 def sequence_with_one_hard_pair():
-    """Eight frames panning smoothly; between frames 5 and 6 the right part turns into new content."""
+    """Eight frames panning smoothly; between frames 5 and 6 the right 5/8 turn into new content."""
     base = texture(seed=7, w=360)
     frames = [np.ascontiguousarray(shifted(base, 2 * i, 0)[:, :320]) for i in range(8)]
     frames[6] = frames[6].copy()
-    frames[6][:, 200:] = texture(seed=8)[:, 200:]
+    frames[6][:, 120:] = texture(seed=8)[:, 120:]
     frames[7] = frames[6].copy()
     return frames
 
@@ -42,7 +42,8 @@ def test_scan_scores_every_pair_and_finds_the_hard_one():
     assert [s.index for s in scores] == list(range(7))
     assert scores[5].kind == "motion"
     assert max(scores, key=lambda s: s.risk).index == 5
-    assert scores[5].risk > 0.15 and scores[5].fallback != fallback.KEEP
+    assert max(scores, key=lambda s: s.residual).index == 5
+    assert scores[5].kind == "motion" and fallback.RISK_FLOOR <= scores[5].risk < fallback.RISK_FULL
     assert all(s.risk < 0.1 for s in scores if s.index not in (5, 6))
     assert scores[6].kind == "repeat" and scores[6].risk == 0.0
     risk, counts, hardest = summarise(scores)
