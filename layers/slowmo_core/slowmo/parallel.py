@@ -239,8 +239,11 @@ def run_parallel(frames: Iterable, chunks: Sequence[Chunk], settings: RenderSett
                     return
                 path = store.path / f"in-{chunk.index:05d}{chunkio.EXTENSION}"
                 temp = path.with_name(f"tmp-{path.name}")
-                written = chunkio.write_chunk(chunk_frames, temp, codec=chunk_codec)
-                os.replace(temp, path)
+                try:
+                    written = chunkio.write_chunk(_until(stop, chunk_frames), temp, codec=chunk_codec)
+                    os.replace(temp, path)
+                finally:
+                    temp.unlink(missing_ok=True)
                 # The chunk file holds exactly this range: the worker must read all of it.
                 actual = Chunk(chunk.index, chunk.start, chunk.start + written.frame_count - 1)
                 tasks.put((actual, str(path), False))
@@ -293,6 +296,18 @@ def run_parallel(frames: Iterable, chunks: Sequence[Chunk], settings: RenderSett
             channel.cancel_join_thread()
             channel.close()
     return records
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _until(stop: threading.Event, frames: Iterable) -> Iterator:
+    """frames, but raising as soon as the run is stopping (a chunk file is never finished after that)."""
+    for frame in frames:
+        if stop.is_set():
+            raise _Stopped
+        yield frame
 
 
 def _check_alive(workers) -> None:
