@@ -28,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", default="1", help="comma-separated --jobs values for slowmo (default 1)")
     ap.add_argument("--crf", type=int, default=18)
     ap.add_argument("--preset", default="medium")
+    ap.add_argument("--no-minterpolate", action="store_true", help="leave minterpolate out (e.g. to compare --jobs only)")
     ap.add_argument("--repeats", type=int, default=2, help="runs of each command, interleaved; fastest counts")
     args = ap.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(REPO / "layers" / "slowmo_core")}
@@ -117,13 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             rate = next(tok.split()[0] for tok in fps.split(",") if tok.strip().endswith("fps"))
             for factor in (int(k) for k in args.factors.split(",")):
                 cmds = commands(source, factor, rate, args.crf, args.preset, jobs, tmp_path, has_jobs)
+                if args.no_minterpolate:
+                    del cmds["ffmpeg minterpolate"]
                 best = {name: float("inf") for name in cmds}
                 for _ in range(args.repeats):
                     for name, cmd in cmds.items():
                         print(f"... {size} K={factor} {name}", file=sys.stderr, flush=True)
                         best[name] = min(best[name], _run(cmd, env))
                 outputs = {name: _frames(Path(cmd[-1])) for name, cmd in cmds.items()}
-                mi = best["ffmpeg minterpolate"]
+                mi = best.get("ffmpeg minterpolate", math.nan)
                 floor = best["floor (decode, duplicate, encode)"]
                 for name in cmds:
                     print(f"| {size} | {factor} | {name} | {outputs[name]} | {best[name]:.1f} | {outputs[name] / best[name]:.1f} "
