@@ -93,3 +93,16 @@ def test_run_refuses_at_once_an_output_the_disk_cannot_hold(run_cli, clip, tmp_p
     assert_one_line_error(result, "slow.mp4 needs about")
     assert f"of disk at {tmp_path}" in result[2] and "only 0 MB is free" in result[2]
     assert list(tmp_path.iterdir()) == []  # nothing written, not even the work folder
+
+
+def test_unknown_fallback_mode_is_one_line(run_cli, clip, tmp_path, assert_one_line_error):
+    assert_one_line_error(run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--fallback", "sometimes"), "--fallback")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_run_reports_the_pairs_the_fallback_changed(run_cli, clip, tmp_path):
+    import json
+
+    code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--fallback", "off", "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["fallback"] == {}  # off: nothing measured, nothing changed

@@ -52,3 +52,10 @@ def test_limits_from_env_and_checks():
         limits.check_video(640, 360, 61, 100)
     with pytest.raises(InputError, match="SLOWMO_MAX_WIDTH must be a number"):
         Limits.from_env({"SLOWMO_MAX_WIDTH": "big"})
+
+
+def test_fallback_defaults_to_auto_and_refuses_other_values():
+    assert JobOptions().fallback == "auto"
+    assert JobOptions(fallback="off").to_dict()["fallback"] == "off"
+    with pytest.raises(InputError, match="fallback must be one of auto, off"):
+        JobOptions(fallback="sometimes")
