@@ -99,3 +99,10 @@ def test_a_finished_chunk_is_reused_for_the_same_request(aws):
     _submit(s3, tokens, "invoke")
     s3.put_object(Bucket="slowmo-work", Key=LAYOUT.chunk_output_key(2), Body=b"frames made for this request")
     assert _submit(s3, tokens, "reuse")["reused"] is True
+
+
+def test_an_output_without_the_request_it_was_made_for_is_not_reused(aws):
+    # an output chunk whose request.json is gone (or was never written) cannot be shown to match this request
+    s3, tokens = aws
+    s3.put_object(Bucket="slowmo-work", Key=LAYOUT.chunk_output_key(2), Body=b"frames made for an unknown request")
+    assert "reused" not in _submit(s3, tokens, "invoke")

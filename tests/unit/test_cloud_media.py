@@ -53,6 +53,8 @@ def _shots(frame_count: int, cuts: list[int], size=(64, 36)):
     (40, 9, [3, 15, 17, 30]),
     (12, 5, []),         # no cuts: plain steps
     (7, 9, [4]),         # shorter than one chunk
+    (2, 9, []),          # the shortest video there is: one pair
+    (6, 3, []),          # a last chunk of a single pair
 ])
 def test_splitter_gives_exactly_the_planned_chunks_with_their_frames(frame_count, chunk_frames, cuts):
     from slowmo.chunks import plan_chunks

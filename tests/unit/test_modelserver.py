@@ -225,3 +225,17 @@ def test_djl_adapter_answers_a_bad_request_with_400(s3, monkeypatch, request_bod
     body = json.loads(bad.body[0])
     assert bad.code == 400, (bad.code, body)
     assert body["status"] == "failed" and body["error"] == "InputError" and reason in bad.message
+
+
+@pytest.mark.parametrize("exc, body, code", [
+    (RuntimeError("engine fault\nsecond line"), {"error": "InternalError", "message": "RuntimeError: engine fault"}, 500),
+    (MemoryError(), {"error": "InternalError", "message": "MemoryError: no detail"}, 500),
+    (InputError(""), {"error": "InputError", "message": "InputError"}, 400),
+    (EngineUnavailableError("no FILM model\nat /opt/ml"), {"error": "EngineUnavailableError",
+                                                           "message": "no FILM model"}, 503),
+])
+def test_a_failure_is_one_line_with_its_kind_and_status(exc, body, code):
+    # what SageMaker's error notification and the job's reason show: one line that says what kind of failure
+    result = modelserver.error_result(exc)
+    assert {k: result[k] for k in ("status", "error", "message")} == {"status": "failed", **body}
+    assert modelserver.status_code(exc) == code
