@@ -106,3 +106,10 @@ def test_an_output_without_the_request_it_was_made_for_is_not_reused(aws):
     s3, tokens = aws
     s3.put_object(Bucket="slowmo-work", Key=LAYOUT.chunk_output_key(2), Body=b"frames made for an unknown request")
     assert "reused" not in _submit(s3, tokens, "invoke")
+
+
+def test_an_output_whose_request_record_is_unreadable_is_not_reused(aws):
+    s3, tokens = aws
+    s3.put_object(Bucket="slowmo-work", Key=LAYOUT.chunk_output_key(2), Body=b"frames")
+    s3.put_object(Bucket="slowmo-work", Key=LAYOUT.chunk_request_key(2), Body=b"{not json")
+    assert "reused" not in _submit(s3, tokens, "invoke")

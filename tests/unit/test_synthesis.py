@@ -133,3 +133,21 @@ def test_fallback_replaces_only_the_unreliable_area_of_a_risky_pair():
     auto_to_fade = np.abs(auto[3][:, 200:].astype(np.int16) - fade[:, 200:]).mean()
     off_to_fade = np.abs(off[3][:, 200:].astype(np.int16) - fade[:, 200:]).mean()
     assert auto_to_fade < 0.2 * off_to_fade
+
+
+def test_the_midpoint_slot_of_a_cut_shows_the_frame_after_it():
+    # with an even factor one slot sits at t = 0.5 exactly: from the midpoint on, the new shot is shown
+    a = render_frame(0, 160, 90, 24.0, scene=0)
+    b = render_frame(1, 160, 90, 24.0, scene=1)
+    kind, slots = fill_pair(a, b, 2, RecordingEngine())
+    assert kind is PairKind.CUT and np.array_equal(slots[0], b)
+
+
+def test_an_engine_returning_the_wrong_number_of_frames_is_named():
+    class ShortEngine(RecordingEngine):
+        def interpolate(self, frame0, frame1, ts):
+            return super().interpolate(frame0, frame1, ts)[:-1]
+
+    a = render_frame(0, 64, 48, 12.0)
+    with pytest.raises(RuntimeError, match="engine recording returned 2 frames for 3 slots"):
+        fill_pair(a, render_frame(1, 64, 48, 12.0), 4, ShortEngine())
