@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE = ROOT / "build" / "mutation"
+BUILD = ROOT / "build" / "mutation"  # one staging copy per module: build/mutation/<module>
 PACKAGE = Path("layers/slowmo_core/slowmo")
 
 # module (under slowmo/) -> (the narrow tests that hold its guards, the functions that are the guards). Only the
@@ -70,10 +70,10 @@ if not hasattr(_pytest.nodes.Node, "_nodeid"):
 """
 
 
-def stage(modules: list[str]) -> list[str]:
-    """Copy the working tree (tracked and new files, not ignored ones) into STAGE with slowmo/ at the top;
-    configure mutmut there. Returns the test files selected."""
-    shutil.rmtree(STAGE, ignore_errors=True)
+def stage(module: str, stage_dir: Path) -> list[str]:
+    """Copy the working tree (tracked and new files, not ignored ones) into stage_dir with slowmo/ at the top;
+    configure mutmut there for one module and its narrow tests. Returns the test files selected."""
+    shutil.rmtree(stage_dir, ignore_errors=True)
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,  # noqa: S607
                             capture_output=True, text=True).stdout.split("\0")
     for name in filter(None, listed):
@@ -83,19 +83,19 @@ def stage(modules: list[str]) -> list[str]:
         relative = Path(name)
         if PACKAGE in relative.parents:
             relative = Path("slowmo") / relative.relative_to(PACKAGE)
-        target = STAGE / relative
+        target = stage_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    tests = sorted({f"tests/unit/{t}" for m in modules for t in GUARDED[m][0] if (STAGE / "tests/unit" / t).exists()})
+    tests = [f"tests/unit/{t}" for t in GUARDED[module][0] if (stage_dir / "tests/unit" / t).exists()]
     config = {
         "source_paths": ["slowmo"],
-        "only_mutate": [f"slowmo/{m}.py" for m in modules],
+        "only_mutate": [f"slowmo/{module}.py"],
         "also_copy": ALSO_COPY,
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:xdist", "-p", "no:cacheprovider", "-p", "mutmut_pytest9", "-q"],
     }
-    (STAGE / "mutmut_pytest9.py").write_text(PYTEST9_SHIM)
-    with open(STAGE / "pyproject.toml", "a") as fh:
+    (stage_dir / "mutmut_pytest9.py").write_text(PYTEST9_SHIM)
+    with open(stage_dir / "pyproject.toml", "a") as fh:
         fh.write("\n[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in config.items()))
     return tests
 
@@ -109,38 +109,49 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"mutants: unknown module(s) {', '.join(unknown)}; choose from {', '.join(GUARDED)}", file=sys.stderr)
         return 2
-    if resume and (STAGE / "mutants").is_dir():
-        print(f"mutants: resuming in {STAGE.relative_to(ROOT)}", flush=True)
-    else:
-        tests = stage(modules)
-        print(f"mutants: {', '.join(modules)} against {len(tests)} test files, in {STAGE.relative_to(ROOT)}", flush=True)
-    patterns = [p for m in modules for p in mutant_patterns(m, whole)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the mutated copy, never the original
     env.update(OPENCV_FOR_THREADS_NUM="1", OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    started = time.monotonic()
     jobs = os.environ.get("MUTANT_JOBS", str(os.cpu_count() or 2))
-    run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", jobs, *patterns],  # noqa: S603
-                         cwd=STAGE, env=env)
-    results = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=STAGE, env=env,  # noqa: S603
-                             capture_output=True, text=True, check=True).stdout
+    started = time.monotonic()
     counts: dict[str, int] = {}
-    survivors = []
-    for line in results.splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if name and any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            counts[status] = counts.get(status, 0) + 1
-            if status != "killed":
-                survivors.append(f"{name}: {status}")
-    (STAGE / "survivors.txt").write_text("\n".join(survivors) + "\n")
+    survivors: list[str] = []
+    failed = 0
+    for module in modules:
+        stage_dir = BUILD / module.replace("/", "-")
+        if resume and (stage_dir / "mutants").is_dir():
+            print(f"mutants: {module}: resuming in {stage_dir.relative_to(ROOT)}", flush=True)
+        else:
+            tests = stage(module, stage_dir)
+            print(f"mutants: {module}: against {', '.join(tests)}", flush=True)
+        patterns = mutant_patterns(module, whole)
+        module_started = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", jobs, *patterns],  # noqa: S603
+                             cwd=stage_dir, env=env, stdout=subprocess.DEVNULL)
+        failed |= run.returncode
+        results = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"],  # noqa: S603
+                                 cwd=stage_dir, env=env, capture_output=True, text=True, check=True).stdout
+        mine: dict[str, int] = {}
+        for line in results.splitlines():
+            name, _, status = line.strip().rpartition(": ")
+            if name and any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                mine[status] = mine.get(status, 0) + 1
+                if status != "killed":
+                    survivors.append(f"{name}: {status}")
+        for status, n in mine.items():
+            counts[status] = counts.get(status, 0) + n
+        print(f"mutants: {module}: {time.monotonic() - module_started:.0f} s: "
+              + ", ".join(f"{n} {s}" for s, n in sorted(mine.items())), flush=True)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    (BUILD / "survivors.txt").write_text("\n".join(survivors) + "\n")
     checked = sum(n for s, n in counts.items() if s != "not checked")  # an interrupted run leaves some unchecked
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     print(f"mutants: {sum(counts.values())} mutants in {time.monotonic() - started:.0f} s: "
           + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if checked:
-        print(f"mutants: score {killed}/{checked} = {100 * killed / checked:.1f}% (killed or timed out); "
-              f"the others are listed in {(STAGE / 'survivors.txt').relative_to(ROOT)}; "
-              f"`cd {STAGE.relative_to(ROOT)} && {sys.executable} -m mutmut show NAME` shows one")
-    return run.returncode
+        print(f"mutants: score {killed}/{checked} = {100 * killed / checked:.1f}% (killed or timed out); the others "
+              f"are in {(BUILD / 'survivors.txt').relative_to(ROOT)}; `cd build/mutation/<module> && "
+              f"{sys.executable} -m mutmut show NAME` shows one")
+    return failed
 
 
 if __name__ == "__main__":
