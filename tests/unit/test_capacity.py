@@ -234,3 +234,29 @@ def test_local_disk_needs_count_segments_and_the_joined_video_or_png_frames():
     assert video == {"output": int(2 * out_frames * src.megapixels * capacity.SEGMENT_BYTES_PER_MPX), "compare": 0}
     assert compared["output"] == video["output"] and compared["compare"] == pytest.approx(2 * video["output"], abs=2)
     assert frames["output"] > 10 * video["output"]  # a PNG per frame
+
+
+def test_the_zip_functions_admit_without_numpy_opencv_or_ffmpeg():
+    """ClaimJob and the API run admission in zip Lambdas whose layer has no numpy, OpenCV or ffmpeg."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    program = f"""
+import importlib.util, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('numpy', 'cv2', 'imageio_ffmpeg'):
+            raise ImportError('not in the zip layer: ' + name)
+sys.meta_path.insert(0, Block())
+for folder in ('claim_job', 'api'):
+    spec = importlib.util.spec_from_file_location('app_' + folder, '{root}/functions/' + folder + '/app.py')
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+import slowmo.cloud.admission
+print('ok')
+"""
+    env = {"PYTHONPATH": str(root / "layers" / "slowmo_core"), "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin",
+           "POWERTOOLS_TRACE_DISABLED": "1"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=120)  # noqa: S603
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
