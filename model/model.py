@@ -4,7 +4,8 @@ model.tar.gz layout (built by ``slowmo.cloud.packaging``)::
 
     serving.properties   engine=Python
     model.py             this file
-    requirements.txt     TensorFlow and slowmo's runtime dependencies
+    requirements.txt     TensorFlow and slowmo's runtime dependencies, installed offline from requirements/
+    requirements/        the wheels for the image's Python (3.10), when packaged with wheels
     slowmo/              the core package (same code as the CLI and the Lambdas)
     film/saved_model/    the FILM SavedModel
 
@@ -27,7 +28,12 @@ if HERE not in sys.path:
 from slowmo import modelserver  # noqa: E402
 
 log = logging.getLogger("slowmo.model")
-_warm = False
+_load_error: str | None = None
+_loaded = False
+
+# Imported at load so that a failed offline install (DJL only logs a failed `pip install -r
+# requirements.txt`, PyEnv.installDependency in deepjavalibrary/djl-serving) fails the load instead.
+RUNTIME_MODULES = ("numpy", "cv2", "imageio_ffmpeg", "boto3")
 
 
 def _output():
@@ -36,17 +42,43 @@ def _output():
     return Output()
 
 
+def load() -> str | None:
+    """Import the runtime, load the packaged FILM model and run one midpoint through it.
+
+    Raises on any failure. DJL fails a model whose initialisation raises (PyEnv.failOnInitialize,
+    true by default), so /ping never turns healthy and SageMaker's startup health check fails the
+    instance: no endpoint goes InService only to answer 503 to every request.
+    """
+    import importlib
+
+    for name in RUNTIME_MODULES:
+        importlib.import_module(name)
+    os.environ.setdefault(modelserver.MODEL_DIR_ENV, HERE)
+    return modelserver.warmup(HERE)
+
+
 def handle(inputs):
     """DJL entry point: ``inputs`` is a djl_python.Input; returns a djl_python.Output (or None)."""
-    global _warm
-    if not _warm:
-        os.environ.setdefault(modelserver.MODEL_DIR_ENV, HERE)
+    global _loaded, _load_error
+    if not _loaded and _load_error is None:
         try:
-            path = modelserver.warmup(HERE)
-            log.info("slowmo model server ready (FILM model: %s)", path or "none packaged")
-        except Exception as exc:  # noqa: BLE001 - surface in logs; requests will report it too
-            log.error("FILM warm-up failed: %s", exc)
-        _warm = True
+            path = load()
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+            _load_error = f"model server failed to load: {type(exc).__name__}: {detail}"
+            log.error("%s", _load_error, exc_info=True)
+            raise RuntimeError(_load_error) from exc
+        log.info("slowmo model server ready (FILM model: %s)", path or "none packaged")
+        _loaded = True
+    if _load_error is not None:  # DJL kept a worker whose load failed: every request says why
+        if inputs.is_empty():
+            raise RuntimeError(_load_error)
+        out = _output()
+        out.set_code(503)
+        out.set_message(_load_error)
+        out.add_property("content-type", "application/json")
+        out.add(json.dumps({"status": "failed", "error": "EngineUnavailableError", "message": _load_error}))
+        return out
     if inputs.is_empty():
         return None  # DJL's start-up ping
     out = _output()

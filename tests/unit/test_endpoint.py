@@ -38,6 +38,9 @@ def test_deploy_creates_everything(clients):
     cfg = sm.describe_endpoint_config(EndpointConfigName=done["endpoint_config_name"])
     async_cfg = cfg["AsyncInferenceConfig"]
     assert async_cfg["ClientConfig"]["MaxConcurrentInvocationsPerInstance"] == 1
+    variant = endpoint.endpoint_config_spec(settings(), done["model_name"])["ProductionVariants"][0]
+    assert (variant["ModelDataDownloadTimeoutInSeconds"], variant["ContainerStartupHealthCheckTimeoutInSeconds"]) == (
+        1200, 1500)  # cold start: a failed load fails the health check within this, never goes InService
     out = async_cfg["OutputConfig"]
     assert out["S3OutputPath"] == "s3://work/async/out/" and out["S3FailurePath"] == "s3://work/async/failures/"
     assert out["NotificationConfig"]["SuccessTopic"].endswith(":ok")
@@ -124,6 +127,7 @@ def test_image_uri_per_region():
 
 def test_bad_settings():
     for kw, text in [({"name": "bad name"}, "endpoint name"), ({"model_data_url": "/tmp/m.tar.gz"}, "s3://"),
-                     ({"role_arn": ""}, "role"), ({"min_instances": 4}, "min <= max")]:
+                     ({"role_arn": ""}, "role"), ({"min_instances": 4}, "min <= max"),
+                     ({"startup_health_check_timeout": 30}, "60..3600"), ({"model_download_timeout": 7200}, "60..3600")]:
         with pytest.raises(InputError, match=text):
             endpoint.deploy(settings(**kw), clients=object())

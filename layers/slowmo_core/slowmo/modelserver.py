@@ -223,11 +223,17 @@ def get_engine(req: ServerRequest, base_model_dir: str | None = None):
 
 
 def warmup(base_model_dir: str | None = None) -> str | None:
-    """Load the FILM model ahead of the first request if one is packaged; returns its path or None."""
+    """Load the FILM model ahead of the first request if one is packaged, and run one midpoint through it
+    (a model that loads but cannot run fails here, at load, not on the first chunk). Returns its path or
+    None when no model is packaged (the flow/blend server)."""
     path = film_model_path(base_model_dir)
     if not (os.path.isdir(path)):
         return None
-    get_engine(ServerRequest(inputs=("s3://warm/up",), output="s3://warm/up", factor=2), base_model_dir)
+    engine = get_engine(ServerRequest(inputs=("s3://warm/up",), output="s3://warm/up", factor=2), base_model_dir)
+    import numpy as np
+
+    black = np.zeros((64, 64, 3), np.uint8)
+    engine.interpolate(black, black + 255, [0.5])
     return path
 
 

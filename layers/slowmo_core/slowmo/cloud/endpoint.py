@@ -89,6 +89,12 @@ class EndpointSettings:
     scale_in_cooldown: int = 600
     scale_out_cooldown: int = 120
     wake_cooldown: int = 300
+    # Cold start from zero: download and unpack model.tar.gz (SavedModel + wheels, a few GB), then the
+    # offline pip install, the FILM load and one warm-up midpoint before /ping answers. SageMaker allows
+    # 60..3600 s for each (API ProductionVariant: ModelDataDownloadTimeoutInSeconds,
+    # ContainerStartupHealthCheckTimeoutInSeconds). Estimates, not measured here (docs/model-endpoint.md).
+    model_download_timeout: int = 1200
+    startup_health_check_timeout: int = 1500
     image_uri: str = ""
     region: str = ""
     environment: dict = field(default_factory=dict)
@@ -107,6 +113,10 @@ class EndpointSettings:
             raise InputError(f"instances must satisfy 0 <= min <= max, max >= 1 (got {self.min_instances}, {self.max_instances})")
         if self.max_concurrent_invocations < 1:
             raise InputError("max_concurrent_invocations must be >= 1")
+        for label, value in (("model_download_timeout", self.model_download_timeout),
+                             ("startup_health_check_timeout", self.startup_health_check_timeout)):
+            if not 60 <= value <= 3600:
+                raise InputError(f"{label} must be 60..3600 seconds (SageMaker's range), got {value}")
 
     def resolved_image(self) -> str:
         return self.image_uri or image_uri(self.region, self.instance_type)
@@ -170,6 +180,8 @@ def endpoint_config_spec(s: EndpointSettings, model_name: str) -> dict:
         "ProductionVariants": [{
             "VariantName": VARIANT, "ModelName": model_name, "InstanceType": s.instance_type,
             "InitialInstanceCount": 1,
+            "ModelDataDownloadTimeoutInSeconds": s.model_download_timeout,
+            "ContainerStartupHealthCheckTimeoutInSeconds": s.startup_health_check_timeout,
         }],
         "AsyncInferenceConfig": {
             "ClientConfig": {"MaxConcurrentInvocationsPerInstance": s.max_concurrent_invocations},
