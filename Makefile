@@ -11,7 +11,17 @@ CHECKOV_VENV := $(VENV)/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 MUTANTS_STAMP := $(VENV)/.installed-mutants
 
-.PHONY: demo test lint check-template check-asl unit bench mutants clean
+# The DJL model server image runs Python 3.10: the core's unit tests also run under a 3.10 when this machine
+# has one that runs (pyenv's, or on PATH; a pyenv shim without that version does not count), in a venv of
+# its own with the runtime dependencies only.
+PYTHON310 ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV310 := .venv310
+CORE_TESTS := tests/unit/test_timing.py tests/unit/test_chunks.py tests/unit/test_tiling.py \
+	tests/unit/test_synthesis.py tests/unit/test_metrics.py tests/unit/test_options.py \
+	tests/unit/test_engine_film.py tests/unit/test_engine_flow.py tests/unit/test_probe.py tests/unit/test_chunkio.py
+
+.PHONY: demo test lint check-template check-asl unit bench mutants clean test-py310
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +48,23 @@ demo: $(RUN_STAMP)
 ## test: static checks, then the whole pytest suite
 test: lint
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	@$(MAKE) --no-print-directory test-py310
+
+$(VENV310)/.installed: pyproject.toml
+	$(PYTHON310) -m venv $(VENV310)
+	$(VENV310)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV310)/bin/python -m pip install --quiet -e . 'pytest>=8'
+	touch $@
+
+## test-py310: the core's unit tests under Python 3.10 (TensorFlow-only tests skip: no TF in that venv)
+test-py310:
+ifeq ($(PYTHON310),)
+	@echo "test-py310: skipped: no python3.10 on this machine (PATH or ~/.pyenv/versions/3.10*)"
+else
+	@$(MAKE) --no-print-directory $(VENV310)/.installed
+	$(VENV310)/bin/python --version
+	$(VENV310)/bin/python -m pytest -q -p no:cacheprovider $(CORE_TESTS)
+endif
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check layers functions model tests benchmarks tools
@@ -62,4 +89,4 @@ mutants: $(MUTANTS_STAMP)
 	$(BIN)/python tools/mutants.py $(MODULES)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV310) out .pytest_cache .ruff_cache

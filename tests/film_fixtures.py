@@ -30,8 +30,15 @@ import numpy as np
 ALIGN = 64
 
 
+def _tf():
+    """TensorFlow, or a skip: it is an optional extra (the Python 3.10 core-test venv has none)."""
+    import pytest
+
+    return pytest.importorskip("tensorflow")
+
+
 def _save(module, name: str) -> str:
-    import tensorflow as tf
+    tf = _tf()
 
     root = Path(tempfile.mkdtemp(prefix=f"slowmo-film-{name}-"))
     atexit.register(shutil.rmtree, root, True)
@@ -54,7 +61,7 @@ def _check_aligned(tf, x):
 @functools.cache
 def film_midpoint_savedmodel(kind: str = "average") -> str:
     """A SavedModel that behaves like film_net: the midpoint of x0 and x1, whatever ``time`` says."""
-    import tensorflow as tf
+    tf = _tf()
 
     if kind not in ("average", "blur"):
         raise ValueError(kind)
@@ -80,7 +87,7 @@ def film_midpoint_savedmodel(kind: str = "average") -> str:
 @functools.cache
 def time_honouring_savedmodel() -> str:
     """FILM's signature, but image = (1 - t) x0 + t x1: a model that really uses ``time`` (not film_net)."""
-    import tensorflow as tf
+    tf = _tf()
 
     class TimeHonouring(tf.Module):
         @tf.function
