@@ -49,9 +49,8 @@ def _padded(v: int) -> int:
 
 def count_flops(model, height: int, width: int) -> int:
     """FLOPs (2 per multiply-add) of the model's convolutions for one pair at this size."""
-    import tensorflow as tf
-
     import film_shaped
+    import tensorflow as tf
 
     total = [0]
     plain = film_shaped.FilmShaped._apply
@@ -76,9 +75,8 @@ def count_flops(model, height: int, width: int) -> int:
 def measure_one(label: str) -> dict:
     """Run in a fresh process: peak memory and time of one pair at the size ``label``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
-
     import film_shaped
+    import numpy as np
 
     if label.startswith("tile"):
         height = width = int(label[4:])
