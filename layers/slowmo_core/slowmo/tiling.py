@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Peak memory of FILM per padded input pixel per batch element (bytes), measured on the FILM-shaped network
+# (random weights, CPU-measured; see slowmo.film_figures). Used only to choose a tile size.
+from .film_figures import FILM_BYTES_PER_PIXEL
+
 #: Default overlap between neighbouring tiles, pixels (margin on each side + blend ramp).
 DEFAULT_OVERLAP = 128
 #: Default ignored border next to inner tile edges, pixels.
 DEFAULT_MARGIN = 16
-#: Rough peak GPU memory of FILM per input pixel per batch element (bytes), measured order of magnitude:
-#: 1080p batch 1 needs ~8 GiB. Used only to choose a tile size; err on the large side.
-FILM_BYTES_PER_PIXEL = 4096
 #: Fraction of the device memory the tiles may use (TensorFlow, cuDNN workspaces and the frames need the rest).
 MEMORY_HEADROOM = 0.6
 
