@@ -211,3 +211,15 @@ def test_the_curve_serialises():
     again = SpeedCurve.from_dict(curve.to_dict())
     assert again.pieces == curve.pieces
     assert math.isclose(again.output_time(1.6), curve.output_time(1.6))
+
+
+def test_capacity_terms_never_undercount_the_work():
+    from slowmo.speedcurve import capacity_terms
+
+    assert capacity_terms(parse_spec(), 8, 96, 24.0) == (96, 8)  # plain: unchanged
+    assert capacity_terms(parse_spec("1:3"), 8, 96, 24.0) == (48, 8)  # trim: the window's frames
+    # 4 s at 24 fps, 1:2 slowed 4x: 168 output frames from 96 source frames -> factor 2 counts 191 >= 168
+    frames, factor = capacity_terms(parse_spec(None, ["1:2"]), 4, 96, 24.0)
+    assert (frames, factor) == (96, 2) and (frames - 1) * factor + 1 >= 168
+    frames, factor = capacity_terms(parse_spec(None, ["0:4@8"]), 2, 96, 24.0)
+    assert (frames, factor) == (96, 8)  # a range over the whole clip is the plain factor

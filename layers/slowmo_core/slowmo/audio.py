@@ -94,6 +94,17 @@ def curve_audio_graph(segments, mode: str, *, sample_rate: int, source_offset: f
     return ";".join([split, *branches, joined])
 
 
+def audio_args(mode: str, slowdown, *, segments=None, sample_rate: int | None = None,
+               source_offset: float = 0.0) -> list[str]:
+    """ffmpeg arguments that map input 1's first audio stream, filtered: along a speed curve's
+    segments (curve_audio_graph) when given, else at one tempo, 1/slowdown."""
+    if segments:
+        graph = curve_audio_graph(segments, mode, sample_rate=sample_rate or DEFAULT_SAMPLE_RATE,
+                                  source_offset=source_offset)
+        return ["-filter_complex", graph, "-map", "[aout]"]
+    return ["-map", "1:a:0", "-af", audio_filter(mode, slowdown)]
+
+
 def mux_audio(video_path: str, source_path: str, out_path: str, *, mode: str, slowdown: Fraction, duration: float,
               segments=None, sample_rate: int | None = None, source_offset: float = 0.0) -> None:
     """Copy video_path's video and source_path's first audio stream, filtered, into out_path.
@@ -101,12 +112,8 @@ def mux_audio(video_path: str, source_path: str, out_path: str, *, mode: str, sl
     With `segments` (a speed curve's constant-tempo pieces, see curve_audio_graph) the audio follows
     the curve and covers only the curve's source window; otherwise one tempo, 1/slowdown.
     """
-    if segments:
-        graph = curve_audio_graph(segments, mode, sample_rate=sample_rate or DEFAULT_SAMPLE_RATE,
-                                  source_offset=source_offset)
-        audio = ["-filter_complex", graph, "-map", "0:v:0", "-map", "[aout]"]
-    else:
-        audio = ["-map", "0:v:0", "-map", "1:a:0", "-af", audio_filter(mode, slowdown)]
+    audio = ["-map", "0:v:0", *audio_args(mode, slowdown, segments=segments, sample_rate=sample_rate,
+                                          source_offset=source_offset)]
     run_ffmpeg([
         "-loglevel", "error",
         "-i", video_path, "-i", source_path,
@@ -119,3 +126,23 @@ def mux_audio(video_path: str, source_path: str, out_path: str, *, mode: str, sl
     ])
     if not os.path.exists(out_path):
         raise InputError(f"audio mux produced no file at {out_path}")
+
+
+def plan_audio(plan, info) -> dict:
+    """mux_audio's arguments for following a plan's time map: none for the whole clip at one factor
+    (one tempo, as always); for a trim or a speed curve, its constant-tempo segments.
+
+    info: the probe (slowmo.probe.VideoInfo) or its to_dict() form, as the cloud's plan.json keeps it.
+    """
+    from .speedcurve import audio_segments
+
+    facts = info if isinstance(info, dict) else vars(info)
+    curve = hasattr(plan.time_map, "constant_segments")
+    if not curve and plan.window_start == 0 and plan.window_end is None:
+        return {}
+    end = float(plan.window_end) if plan.window_end is not None else float(facts["duration"])
+    offset = 0.0
+    if facts.get("audio_start") is not None:  # where source time 0 (the first frame) is on the audio's clock
+        offset = max(0.0, float(facts.get("start_time") or 0.0) - max(0.0, float(facts["audio_start"])))
+    return {"segments": audio_segments(plan.time_map, float(plan.window_start), end),
+            "sample_rate": facts.get("audio_sample_rate"), "source_offset": offset}

@@ -392,3 +392,51 @@ def build_curve(spec: CurveSpec, *, factor: int, rate_scale: float, start: float
         position = b
     pieces.append((position, end, 1.0, 1.0))
     return SpeedCurve(pieces, start)
+
+
+def curve_and_window(spec: CurveSpec, factor: int, frame_times: Sequence, duration: float):
+    """What the planner takes for a spec: (time map or None, window or None).
+
+    frame_times: every decoded frame's time in seconds from the first; duration: from the first frame
+    to the end of the last. None means the planner's own default: its exact linear map, the whole clip.
+    A trim alone keeps that exact linear map, started at the trim; ranges bring a speed curve.
+    """
+    if spec.is_plain:
+        return None, None
+    times = [float(t) for t in frame_times]
+    check_against_clip(spec, times, duration)
+    start, end = source_window(spec, duration, times[0] if times else 0.0)
+    trim = spec.trim
+    window = (start if trim and trim.start is not None else None, end if trim and trim.end is not None else None)
+    if not spec.ranges:
+        return None, window
+    return build_curve(spec, factor=factor, rate_scale=1.0, start=start, end=end), window
+
+
+def audio_segments(time_map, start: float, end: float) -> list[tuple[float, float, float, float]]:
+    """Constant-tempo (source start, source end, output start, output end) pieces covering [start, end)."""
+    if isinstance(time_map, SpeedCurve):
+        return time_map.constant_segments()
+    return [(float(start), float(end), float(time_map.output_time(start)), float(time_map.output_time(end)))]
+
+
+def capacity_terms(spec: CurveSpec, factor: int, frames: int, fps: float) -> tuple[int, int]:
+    """(source frames processed, whole factor) that a per-clip capacity model can take for this spec.
+
+    The capacity model (slowmo.capacity) counts (frames - 1) x factor + 1 output frames over the
+    whole clip. For a trim or slow ranges this gives the frames of the trimmed window and the smallest
+    whole factor whose count is at least the curve's, so a model of the work never undercounts it.
+    Constant-rate timestamps (i / fps) are assumed: the facts an index gives before any decoding.
+    """
+    if spec.is_plain or frames < 2:
+        return frames, factor
+    times = [i / fps for i in range(frames)]
+    duration = frames / fps
+    check_against_clip(spec, times, duration)
+    start, end = source_window(spec, duration)
+    kept = frames_in_window(times, start, end)
+    if not spec.ranges:
+        return max(2, len(kept)), factor
+    curve = build_curve(spec, factor=factor, rate_scale=1.0, start=start, end=end)
+    output = math.floor(curve.output_time(times[kept[-1]]) * fps + 1e-9) + 1
+    return max(2, len(kept)), max(MIN_FACTOR, min(MAX_FACTOR, math.ceil((output - 1) / max(1, len(kept) - 1))))
