@@ -666,18 +666,33 @@ def _send_task_failure_keeps_cause():
 
 
 def _atomic_dynamodb_updates():
-    """DynamoDB applies each UpdateItem atomically (ADD chunksDone :one from 40 Map items at once must
-    count 40); moto's in-memory backend does not lock, so serialise its update_item."""
+    """DynamoDB applies each write atomically, its condition included (ADD chunksDone :one from 40 Map
+    items at once must count 40; of two ClaimJob PutItems with attribute_not_exists(jobId) exactly one
+    wins): DynamoDB Developer Guide, "Condition expressions" / "Atomic counters". moto's in-memory
+    backend does not lock, so serialise its writes."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.update_item
     lock = threading.Lock()
+    patches = ExitStack()
 
-    def update_item(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
+    def serialised(original):
+        def write(self, *args, **kwargs):
+            with lock:
+                return original(self, *args, **kwargs)
 
-    return mock.patch.object(DynamoDBBackend, "update_item", update_item)
+        return write
+
+    class Patches:
+        def __enter__(self):
+            for name in ("update_item", "put_item", "delete_item"):
+                patches.enter_context(mock.patch.object(DynamoDBBackend, name,
+                                                        serialised(getattr(DynamoDBBackend, name))))
+            return self
+
+        def __exit__(self, *exc):
+            patches.close()
+
+    return Patches()
 
 
 def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:

@@ -201,10 +201,15 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _glob(pattern: str, text: str, *, case_sensitive: bool) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str, case_sensitive: bool) -> re.Pattern:
     # IAM wildcards: * any run of characters, ? one character; nothing else is special
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, 0 if case_sensitive else re.IGNORECASE) is not None
+    return re.compile(regex, 0 if case_sensitive else re.IGNORECASE)
+
+
+def _glob(pattern: str, text: str, *, case_sensitive: bool) -> bool:
+    return _compiled(pattern, case_sensitive).fullmatch(text) is not None
 
 
 def _conditions_hold(conditions: dict, context: dict[str, str]) -> bool:
