@@ -28,14 +28,15 @@ def test_frame_count_fps_and_duration(clip, tmp_path, k):
     assert report.cuts == [12]
 
 
-def test_output_fps_option(clip, tmp_path):
+def test_output_fps_is_a_true_output_rate(clip, tmp_path):
+    """K=4 at --fps 60 on 24 fps: still 4x slower, so the grid steps 1/240 s of source: t = 0.1, 0.2, ..."""
     out = tmp_path / "smooth.mp4"
-    report = run_job(clip, out, JobOptions(factor=8, fps=240, engine="blend"))
+    report = run_job(clip, out, JobOptions(factor=4, fps=60, engine="blend"))
     info = probe(out)
-    assert info.fps == 240 and info.frame_count == 185
-    # 8x the frames at 10x the rate: the result plays slightly faster than real time; audio follows.
-    assert stream_duration(out, "a") == pytest.approx(185 / 240, abs=frame_time(240) + 0.022)
-    assert report.output_fps == "240"
+    assert info.fps == 60 and info.frame_count == report.output_frames == (24 - 1) * 10 + 1
+    assert info.duration == pytest.approx(231 / 60, abs=1e-6)  # 4x the source's 24/24 s, less the last frame's slot
+    assert stream_duration(out, "a") == pytest.approx(231 / 60, abs=frame_time(60))
+    assert report.output_fps == "60" and report.output_rate_reason == "the requested output rate"
 
 
 @pytest.mark.parametrize("mode", ["stretch", "original"])
@@ -87,19 +88,6 @@ def test_odd_dimensions(make_clip, tmp_path):
     info = probe(out)
     assert (info_in.width, info_in.height) == (162, 92)  # our own encoder pads odd sizes too
     assert (info.width, info.height) == (162, 92) and info.frame_count == 13
-
-
-def test_variable_frame_rate_is_normalised_with_a_warning(ffmpeg_media, tmp_path):
-    vfr = ffmpeg_media("vfr-pipeline.mp4", [
-        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=1",
-        "-vf", "settb=1/1000,setpts='(N+if(eq(mod(N,3),0),0.4,0))/30/TB'", "-fps_mode", "passthrough",
-        "-enc_time_base", "1/1000", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
-    out = tmp_path / "cfr.mp4"
-    report = run_job(vfr, out, JobOptions(factor=2, engine="blend"))
-    info = probe(out)
-    assert not info.is_vfr and info.fps == 30
-    assert info.frame_count == report.output_frames == (report.source_frames - 1) * 2 + 1
-    assert any("variable frame rate" in w for w in report.warnings)
 
 
 def test_png_sequence_output(clip, tmp_path):

@@ -1,8 +1,9 @@
 """One chunk of a local run: its source frames in, its finished part of the output on disk.
 
 The serial run and every worker of a parallel run call `render_chunk`, so a chunk comes out the same
-whichever executor made it. A chunk writes the output frames start*K .. end*K, less the first one
-for every chunk after the first (the previous chunk wrote it): an MP4 segment of its own (and a
+whichever executor made it. A chunk writes the output frames the plan gives it (slowmo.plan: those
+whose source time lies within the chunk; start*K .. end*K at constant rate), less the boundary frame
+the previous chunk already wrote (the plan chunk's `skip`): an MP4 segment of its own (and a
 comparison segment), or its numbered PNG frames. Concatenating the segments in order gives the run.
 """
 
@@ -14,6 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from .chunks import Chunk
 from .errors import InputError
@@ -39,6 +41,7 @@ class RenderSettings:
     compare_labels: tuple[str, str] = ("", "")
     engine_options: dict = field(default_factory=dict)
     fallback: str = "off"  # see fallback.py
+    plan: Any = None  # slowmo.plan.Plan (picklable); None: today's t = j/K contract for `factor`
 
 
 def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folder: Path, engine,
@@ -55,13 +58,22 @@ def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folde
     from .synthesis import SynthesisReport, synthesize
 
     factor = settings.factor
-    skip = 1 if chunk.index > 0 else 0  # the boundary frame: the previous chunk wrote it
+    if settings.plan is not None:
+        planned = settings.plan.chunks[chunk.index]
+        outputs = settings.plan.chunk_frames(planned)  # indices from chunk.start
+        skip, first_number = planned.skip, planned.first_output + planned.skip
+        left = [f.index for f in outputs]  # the comparison shows the real frame at or before each output
+    else:
+        outputs = factor
+        skip = 1 if chunk.index > 0 else 0  # the boundary frame: the previous chunk wrote it
+        first_number = chunk.start * factor + skip
+        left = None
     report = SynthesisReport()
     written = pending = 0
     with ExitStack() as stack:
         if settings.sequence:
             writer = stack.enter_context(PngSequenceWriter(folder / FRAMES_FOLDER, settings.width, settings.height,
-                                                           first_number=chunk.start * factor + skip))
+                                                           first_number=first_number))
         else:
             writer = stack.enter_context(VideoWriter(folder / VIDEO_SEGMENT, settings.width, settings.height,
                                                      settings.output_fps, **settings.encode))
@@ -70,11 +82,20 @@ def render_chunk(frames: Iterable, chunk: Chunk, settings: RenderSettings, folde
             side = SideBySide(settings.width, settings.height, *settings.compare_labels)
             compare_writer = stack.enter_context(VideoWriter(folder / COMPARE_SEGMENT, side.width, side.height,
                                                              settings.output_fps, **settings.encode))
+        recent: dict[int, Any] = {}  # the last two source frames read (the comparison's left side)
+
+        def remember(source):
+            for number, frame in enumerate(source):
+                recent[number] = frame
+                recent.pop(number - 2, None)
+                yield frame
+
         current_source = None
-        for local_index, frame in enumerate(synthesize(frames, factor, engine, report, first_index=chunk.start,
-                                                                fallback=settings.fallback)):
-            if local_index % factor == 0:
-                current_source = frame
+        source = remember(frames) if compare_writer is not None else frames
+        for local_index, frame in enumerate(synthesize(source, outputs, engine, report, first_index=chunk.start,
+                                                       fallback=settings.fallback)):
+            if compare_writer is not None:
+                current_source = recent[left[local_index] if left is not None else local_index // factor]
             if local_index < skip:
                 continue
             writer.write(frame)

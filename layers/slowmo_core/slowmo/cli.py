@@ -18,7 +18,7 @@ from .progress import progress_factory
 
 RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o slow.mp4 --factor 8                 8x slower, plays at the source rate
-  slowmo run clip.mp4 -o smooth.mp4 --factor 8 --fps 240     8x the frames, real-time smooth at 240 fps
+  slowmo run clip.mp4 -o smooth.mp4 --factor 4 --fps 60      4x slower, shown at 60 fps
   slowmo run clip.mp4 -o frames/ --factor 4                  lossless PNG sequence
   slowmo run clip.mp4 -o slow.mp4 --factor 16 --compare side.mp4 --audio original
   slowmo run clip.mp4 -o slow.mp4 --factor 8 --engine film --model ~/film_net/Style/saved_model
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", "--factor", required=True, help="frames per source frame interval, 2 to 64")
     run.add_argument("--engine", choices=ENGINES, default="flow", help="interpolation engine (default: flow)")
     run.add_argument("--model", help="FILM SavedModel directory (engine film)")
-    run.add_argument("--fps", help="output frame rate (default: the source's, so the result lasts K times longer)")
+    run.add_argument("--fps", help="output frame rate; the result is K times longer whatever the rate "
+                     "(default: the source's, raised for variable-rate input if a real frame would be dropped)")
     run.add_argument("--audio", choices=AUDIO_MODES, default=DEFAULT_AUDIO,
                      help=f"stretch (pitch kept), drop, or original speed (default: {DEFAULT_AUDIO})")
     run.add_argument("--compare", metavar="PATH", help="also write a side-by-side comparison video")
@@ -147,8 +148,7 @@ def cmd_run(args) -> int:
         report = run_job(input_path, args.output, options, compare_path=args.compare,
                          progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
                          chunk_frames=args.chunk_frames)
-    for warning in report.warnings:
-        print(f"slowmo: warning: {warning}", file=sys.stderr)
+    # run_job logs each warning once, as "slowmo: warning: ..."; the JSON report lists them too
     print(json.dumps(report.to_dict()))
     return 0
 
@@ -194,8 +194,23 @@ def cmd_sample(args) -> int:
     return 0
 
 
+class _StderrLines(logging.Handler):
+    """Each log record once, as `slowmo: warning: ...` (the shape of `slowmo: error: ...`), on the
+    stderr of the moment (resolved per record, so a replaced sys.stderr is honoured)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"slowmo: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrLines) for h in root.handlers):
+        root.addHandler(_StderrLines())
+    root.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="slowmo: %(levelname)s: %(message)s")
+    _setup_logging()
     try:
         args = build_parser().parse_args(argv)
         if args.verbose:

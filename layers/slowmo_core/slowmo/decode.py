@@ -18,8 +18,10 @@ from .probe import VideoInfo
 def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None) -> list[str]:
     """ffmpeg arguments that write upright RGB24 frames of info's video to stdout.
 
-    ffmpeg applies the rotation (autorotate), so frames come out as a viewer sees them. fps, when
-    given, resamples to that constant rate (how variable-frame-rate input is normalised).
+    ffmpeg applies the rotation (autorotate), so frames come out as a viewer sees them. Without fps,
+    every decoded frame comes out exactly once (-fps_mode passthrough: the raw muxer would otherwise
+    duplicate or drop frames to hold a constant rate), the frames the probe counted and timed. fps,
+    when given, resamples to that constant rate instead.
     """
     filters = []
     if fps is not None:
@@ -27,6 +29,8 @@ def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int
     in_range = info.color.range or "tv"
     filters.append(f"scale=in_color_matrix={info.color.matrix}:in_range={in_range}:flags=bicubic")
     args = ["-loglevel", "error", "-i", info.path, "-map", "0:v:0", "-vf", ",".join(filters)]
+    if fps is None:
+        args += ["-fps_mode", "passthrough"]
     if max_frames is not None:
         args += ["-frames:v", str(max_frames)]
     return args + ["-pix_fmt", "rgb24", "-f", "rawvideo", "-"]

@@ -28,7 +28,7 @@ def _mean(values: list[float]) -> float:
 
 def evaluate(path: str, factor: int, engine_name: str, *, model: str | None = None, max_frames: int = 240) -> dict:
     info = probe(path)
-    frames = list(itertools.islice(read_frames(info, fps=info.fps if info.is_vfr else None), max_frames))
+    frames = list(itertools.islice(read_frames(info), max_frames))
     if len(frames) < factor + 1:
         raise InputError(f"{Path(path).name}: needs at least {factor + 1} frames to evaluate factor {factor}, has {len(frames)}")
     engine = create_engine(engine_name, **({"model_path": model} if engine_name == "film" and model else {}))

@@ -20,6 +20,9 @@ Request (version 1)::
       "engine": "film",                                 # film (default) | flow | blend
       "schedule": "auto", "tile": "auto", "tile_overlap": 128, "batch_size": 2,   # film only
       "fps": "30000/1001",                              # rate stored in the output chunk (default 30)
+      "outputs": [0, [0, 0.25], [0, 0.5], 1, ...],      # optional: the chunk's slice of the plan (slowmo.plan):
+                                                        # source frame i, or [i, t] between i and i+1 (i from
+                                                        # "start"); without it, today's t = j/K for "factor"
       "output": "s3://work/jobs/j-123/chunks/00003/output.chunk"
     }
 
@@ -64,6 +67,7 @@ class ServerRequest:
     fps: str = "30"
     job_id: str | None = None
     chunk_index: int | None = None
+    outputs: tuple | None = None  # OutputFrames (slowmo.plan), or None: t = j/K
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -126,13 +130,14 @@ class ServerRequest:
                 raise ValueError
         except (ValueError, ZeroDivisionError):
             raise InputError(f"'fps' must be a positive number or ratio, got {fps!r}") from None
+        outputs = _outputs(d.get("outputs"))
         known = {"version", "inputs", "input", "output", "factor", "engine", "start", "end", "first_index",
-                 "schedule", "tile", "tile_overlap", "batch_size", "fps", "job_id", "chunk_index"}
+                 "schedule", "tile", "tile_overlap", "batch_size", "fps", "job_id", "chunk_index", "outputs"}
         return cls(
             inputs=tuple(inputs), output=output, factor=factor, engine=engine, start=start, end=end,
             first_index=_int(d, "first_index", 0), schedule=schedule, tile=tile, tile_overlap=overlap,
             batch_size=batch, fps=fps, job_id=d.get("job_id"), chunk_index=_int(d, "chunk_index", None),
-            extra={k: v for k, v in d.items() if k not in known},
+            outputs=outputs, extra={k: v for k, v in d.items() if k not in known},
         )
 
     def to_dict(self) -> dict:
@@ -145,6 +150,8 @@ class ServerRequest:
         for k in ("end", "job_id", "chunk_index"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
+        if self.outputs is not None:
+            d["outputs"] = [f.to_json() for f in self.outputs]
         return d
 
 
@@ -153,6 +160,29 @@ def build_request(inputs, output: str, factor: int, **options) -> dict:
     if isinstance(inputs, str):
         inputs = [inputs]
     return ServerRequest.from_dict({"inputs": list(inputs), "output": output, "factor": factor, **options}).to_dict()
+
+
+def _outputs(value) -> tuple | None:
+    """The request's output frames, checked: source frame i, or [i, t] with 0 < t < 1, in order."""
+    if value is None:
+        return None
+    from itertools import pairwise
+
+    from slowmo.plan import OutputFrame
+
+    if not isinstance(value, list) or not value:
+        raise InputError("'outputs' must be a non-empty list of frame indices or [index, t] pairs")
+    frames = []
+    for item in value:
+        ok = (isinstance(item, int) and not isinstance(item, bool) and item >= 0) or (
+            isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and not isinstance(item[0], bool)
+            and item[0] >= 0 and isinstance(item[1], (int, float)) and not isinstance(item[1], bool) and 0 < item[1] < 1)
+        if not ok:
+            raise InputError(f"'outputs' holds {item!r}: each entry is a frame index or [index, t] with 0 < t < 1")
+        frames.append(OutputFrame.from_json(item))
+    if any(b < a for a, b in pairwise(frames)):
+        raise InputError("'outputs' must be in order")
+    return tuple(frames)
 
 
 def _int(d: dict, key: str, default):
@@ -264,13 +294,13 @@ def _frames_in(paths: list[str], start: int, end: int | None, uris: tuple[str, .
         raise InputError(f"input chunk {' + '.join(uris)} holds {index} frames; frames {start}.. need at least 2")
 
 
-def _checked(frames: Iterator, report, factor: int) -> Iterator:
+def _checked(frames: Iterator, report, factor: int, outputs: tuple | None = None) -> Iterator:
     """Pass frames through; before the stream ends, check the count (a wrong chunk is never completed)."""
     count = 0
     for frame in frames:
         count += 1
         yield frame
-    expected = (report.source_frames - 1) * factor + 1
+    expected = len(outputs) if outputs is not None else (report.source_frames - 1) * factor + 1
     if count != expected:
         raise SlowmoError(f"internal error: synthesised {count} frames, expected {expected}")
 
@@ -319,8 +349,9 @@ def handle_request(body, *, s3=None, base_model_dir: str | None = None, workdir:
         t_in = time.perf_counter()
         report = SynthesisReport()
         frames = _frames_in(paths, req.start, req.end, req.inputs)
-        produced = _checked(synthesize(frames, req.factor, engine, report, first_index=req.first_index + req.start),
-                            report, req.factor)
+        plan_slice = req.outputs if req.outputs is not None else req.factor
+        produced = _checked(synthesize(frames, plan_slice, engine, report, first_index=req.first_index + req.start),
+                            report, req.factor, req.outputs)
         bucket, key = _split_s3(req.output)
         marks: dict[str, float] = {}
         if hasattr(s3, "upload_fileobj"):

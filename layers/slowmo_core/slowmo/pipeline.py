@@ -22,7 +22,6 @@ from .audio import mux_audio
 from .capacity import Job as CapacityJob
 from .capacity import Source, check_free_space, local_disk_needs
 from .chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
-from .chunks import plan_chunks
 from .decode import read_frames
 from .destination import check_destination, write_errors_as_one_line
 from .engines import create_engine
@@ -30,9 +29,9 @@ from .errors import InputError
 from .limits import Limits
 from .options import JobOptions
 from .parallel import WorkerFailed, default_jobs, run_parallel, run_serial
+from .plan import Plan, plan_job
 from .probe import VideoInfo, probe
 from .synthesis import SynthesisReport
-from .timing import make_timeline
 from .workdir import ChunkStore, work_folder_for
 
 log = logging.getLogger(__name__)
@@ -57,6 +56,8 @@ class JobReport:
     output_frames: int
     output_duration_s: float
     audio: str
+    output_rate_reason: str = ""
+    variable_frame_rate: bool = False
     cuts: list[int] = field(default_factory=list)
     repeated_pairs: int = 0
     fallback: dict[str, list[int]] = field(default_factory=dict)  # action -> pairs (second frame's index)
@@ -76,16 +77,14 @@ def is_sequence_output(output: str | os.PathLike) -> bool:
     return text.endswith(("/", os.sep)) or os.path.isdir(text)  # False, not an error, for an impossible name
 
 
-def check_input(info: VideoInfo, options: JobOptions, limits: Limits) -> list[str]:
+def check_input(info: VideoInfo, options: JobOptions, limits: Limits, plan: Plan | None = None) -> list[str]:
     """Refuse what cannot be processed; return warnings for what is processed with a caveat."""
     warnings = []
     limits.check_file_size(os.path.getsize(info.path), Path(info.path).name)
     if info.frame_count < 2:
         raise InputError(f"{Path(info.path).name}: has only {info.frame_count} frame; need at least 2 to interpolate")
-    output_frames = (info.frame_count - 1) * options.factor + 1
-    limits.check_video(info.width, info.height, info.duration, output_frames, Path(info.path).name)
-    if info.is_vfr:
-        warnings.append(f"variable frame rate: normalised to a constant {float(info.fps):.3f} fps")
+    plan = plan or plan_job(info, options)
+    limits.check_video(info.width, info.height, info.duration, plan.output_count, Path(info.path).name)
     if info.bit_depth > 8 or info.color.is_hdr:
         warnings.append(f"{info.pix_fmt} input is processed in 8 bits per channel; colour tags are kept")
     return warnings
@@ -158,7 +157,11 @@ def run_job(
     started = time.monotonic()
     limits = limits or Limits.from_env()
     info = probe(input_path)
-    warnings = check_input(info, options, limits)
+    if info.frame_count < 2:
+        raise InputError(f"{Path(info.path).name}: has only {info.frame_count} frame; need at least 2 to interpolate")
+    chunk_frames = chunk_frames or local_chunk_frames(info.frame_count)
+    plan = plan_job(info, options, chunk_frames=chunk_frames)  # timing and chunks: every executor follows it
+    warnings = check_input(info, options, limits, plan)
     for message in warnings:
         log.warning(message)
 
@@ -168,8 +171,7 @@ def run_job(
     engine = create_engine(options.engine, **engine_opts)
 
     source_fps = info.fps
-    output_fps = options.fps or source_fps
-    expected = make_timeline(info.frame_count, source_fps, options.factor, output_fps)
+    output_fps = plan.output_fps
     sequence = is_sequence_output(output)
     final = Path(output)
     if not sequence and final.suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
@@ -193,9 +195,8 @@ def run_job(
         factor=options.factor, engine=options.engine, width=info.width, height=info.height, output_fps=output_fps,
         sequence=sequence, encode=encode_opts, compare=compare_path is not None,
         compare_labels=("original (frames repeated)", f"slowmo {engine.name} x{options.factor}"), engine_options=engine_opts,
-        fallback=options.fallback)
-    chunk_frames = chunk_frames or local_chunk_frames(info.frame_count)
-    chunks = plan_chunks(info.frame_count, chunk_frames)
+        fallback=options.fallback, plan=plan)
+    chunks = plan.chunks
     jobs = min(jobs or default_jobs(info.width, info.height, options.engine), len(chunks))
     key = run_key(info, options, engine, chunk_frames=chunk_frames, sequence=sequence)
     store, fresh_reason = ChunkStore.open(work_folder_for(final, folder), key, resume=resume)
@@ -206,8 +207,8 @@ def run_job(
     keep_work = succeeded = False
     try:
         with write_errors_as_one_line(output, folder):
-            bar = progress(expected.output_frames, initial=sum(r["frames"] for r in done.values())) if progress else None
-            frames = read_frames(info, fps=info.fps if info.is_vfr else None)
+            bar = progress(plan.output_count, initial=sum(r["frames"] for r in done.values())) if progress else None
+            frames = read_frames(info)
             on_frames = bar.update if bar is not None else None
             if jobs > 1:
                 fresh = run_parallel(frames, chunks, settings, store, done, jobs, on_frames)
@@ -219,11 +220,10 @@ def run_job(
             report = summarise(records)
             if report.source_frames < 2:
                 raise InputError(f"{Path(info.path).name}: only {report.source_frames} frame could be decoded; need at least 2")
-            if not info.is_vfr and report.source_frames < info.frame_count:
+            if report.source_frames < plan.last_frame + 1 or report.output_frames != plan.output_count:
                 raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of {info.frame_count} frames")
 
-            timeline = make_timeline(report.source_frames, source_fps, options.factor, output_fps)
-            duration = timeline.output_duration
+            duration = plan.output_duration
             if sequence:
                 for record in records:
                     for png in sorted((store.chunk_folder(record["index"]) / FRAMES_FOLDER).iterdir()):
@@ -231,11 +231,11 @@ def run_job(
             else:
                 video_tmp = store.path / f"video{final.suffix}"
                 join_segments([(store.chunk_folder(r["index"]) / VIDEO_SEGMENT, r["frames"]) for r in records], video_tmp, output_fps)
-                _publish(video_tmp, final, info, keep_audio, options.audio, timeline.slowdown, duration)
+                _publish(video_tmp, final, info, keep_audio, options.audio, plan.slowdown, duration)
             if compare_path is not None:
                 compare_tmp = store.path / f"compare{Path(compare_path).suffix}"
                 join_segments([(store.chunk_folder(r["index"]) / COMPARE_SEGMENT, r["frames"]) for r in records], compare_tmp, output_fps)
-                _publish(compare_tmp, Path(compare_path), info, keep_audio, options.audio, timeline.slowdown, duration)
+                _publish(compare_tmp, Path(compare_path), info, keep_audio, options.audio, plan.slowdown, duration)
         succeeded = True
     except (KeyboardInterrupt, WorkerFailed) as exc:
         keep_work = True
@@ -266,6 +266,8 @@ def run_job(
         output_frames=report.output_frames,
         output_duration_s=round(duration, 6),
         audio=options.audio if keep_audio else "none",
+        output_rate_reason=plan.rate_reason,
+        variable_frame_rate=not plan.constant_rate,
         cuts=report.cuts,
         repeated_pairs=report.repeated_pairs,
         fallback=report.fallback,

@@ -1,7 +1,20 @@
 """What a video is: size, exact frame rate, frame count, rotation, colour tags, audio, VFR.
 
-Uses only the bundled ffmpeg (no ffprobe): one stream-copy pass prints the container's stream
-description on stderr and every packet's timestamps on stdout (framecrc), without decoding a frame.
+Uses only the bundled ffmpeg (no ffprobe), in two passes:
+
+1. a stream copy prints the container's stream description on stderr and every packet on stdout
+   (framecrc). Packets the demuxer marks discard (flag 0x4, AV_PKT_FLAG_DISCARD: the pre-roll before
+   an MP4 edit list's start, which libavformat/mov.c keeps so the decoder can prime its references)
+   are counted apart: the decoder drops the frames they carry.
+2. a decode with ``-fps_mode passthrough`` (ffmpeg documentation, "-fps_mode": "each frame is passed
+   with its timestamp from the demuxer to the muxer", no duplicates or drops) and
+   ``-enc_time_base demux`` lists every frame the decoder delivers with its exact presentation
+   timestamp. Those are the frames slowmo reads later, so the frame count, the start time, the
+   duration and the variable-rate decision all come from them. The frames are cropped to 2x2 first so
+   that writing the list costs next to nothing beyond decoding.
+
+A file whose decoder reports errors, or delivers fewer frames than its index holds other than the
+leading frames of an open GOP, is truncated or corrupt and refused.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .ffmpeg import last_error_line, run_ffmpeg
+from .timing import FrameTimes, frame_times
 
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "gif", "tiff_pipe", "jpegls_pipe"}
 # ffmpeg renders text files as ANSI-art "video" through these demuxers: never what a user means.
@@ -56,9 +70,9 @@ class VideoInfo:
     height: int
     coded_width: int
     coded_height: int
-    fps: Fraction  # constant rate the frames are read at (the nominal rate for VFR input)
-    frame_count: int  # frames in the video stream (packets), before any VFR normalisation
-    duration: float  # seconds
+    fps: Fraction  # the constant rate, or for variable-rate input the nominal rate (median interval)
+    frame_count: int  # frames the decoder delivers (edit lists and discarded pre-roll respected)
+    duration: float  # seconds from the first frame to the end of the last one
     rotation: int  # clockwise degrees a player rotates the coded picture: 0, 90, 180, 270
     codec: str
     pix_fmt: str
@@ -70,12 +84,25 @@ class VideoInfo:
     audio_sample_rate: int | None = None
     audio_channels: str | None = None
     container: str = ""
+    start_time: float = 0.0  # presentation time of the first decoded frame on the file's clock, seconds
+    audio_start: float | None = None  # first audio packet's presentation time on the same clock
+    # every decoded frame's time (seconds from the first frame); not part of to_dict (it can be long)
+    timestamps: FrameTimes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def frame_times(self) -> FrameTimes:
+        """Per-frame times; a constant-rate grid when the probe had none (a VideoInfo built by hand)."""
+        if self.timestamps is not None:
+            return self.timestamps
+        return FrameTimes(tuple(Fraction(i) / self.fps for i in range(self.frame_count)), self.fps, not self.is_vfr)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("timestamps", None)
         d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
         d["fps_float"] = round(float(self.fps), 6)
         d["color"]["hdr"] = self.color.is_hdr
+        d["shortest_interval_s"] = round(float(self.frame_times.shortest_interval), 9)
         return d
 
 
@@ -84,7 +111,6 @@ _AUDIO_RE = re.compile(r"Stream #0:(\d+)\S*: Audio: (.*)$")
 _INPUT_RE = re.compile(r"^Input #0, ([^ ]+?), from")
 _SIZE_RE = re.compile(r"(\d{1,6})x(\d{1,6})")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees", re.IGNORECASE)
-_DURATION_RE = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
 _AUDIO_DETAIL_RE = re.compile(r"(\d+) Hz, ([^,]+)")
 _DEPTH_RE = re.compile(r"p(\d{1,2})(le|be)$")
 
@@ -126,17 +152,22 @@ def _bit_depth(pix_fmt: str) -> int:
     return int(m.group(1)) if m else 8
 
 
+DISCARD_FLAG = 0x4  # AV_PKT_FLAG_DISCARD, printed by framecrc as F=0x..
+
+
 @dataclass
 class _Packets:
     timebase: Fraction
     pts: list[int]
     durations: list[int]
+    discarded: int = 0  # packets flagged discard (not in pts/durations)
 
 
 def _parse_framecrc(text: str, stream_index: int) -> _Packets | None:
     timebase = None
     pts: list[int] = []
     durations: list[int] = []
+    discarded = 0
     prefix = f"{stream_index},"
     for line in text.splitlines():
         if line.startswith(f"#tb {stream_index}:"):
@@ -144,47 +175,15 @@ def _parse_framecrc(text: str, stream_index: int) -> _Packets | None:
             timebase = Fraction(int(num), int(den))
         elif line.startswith(prefix):
             fields = [f.strip() for f in line.split(",")]
+            flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith("F=")), 0)
+            if flags & DISCARD_FLAG:
+                discarded += 1
+                continue
             pts.append(int(fields[2]))
             durations.append(int(fields[3]))
     if timebase is None:
         return None
-    return _Packets(timebase, pts, durations)
-
-
-def _frame_rate(packets: _Packets, fallback: Fraction | None) -> tuple[Fraction, bool]:
-    """Exact frame rate from packet timestamps, and whether the stream is variable-frame-rate."""
-    ordered = sorted(packets.pts)
-    deltas = [b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a]
-    if not deltas:
-        step = statistics.median(packets.durations) if packets.durations and max(packets.durations) > 0 else None
-        if step:
-            return Fraction(1) / (packets.timebase * int(step)), False
-        return (fallback or Fraction(25)), False
-    step = int(round(statistics.median(deltas)))
-    tolerance = max(1, step // 20)
-    regular = [d for d in deltas if abs(d - step) <= tolerance]
-    # A coarse timebase (1/1000) alternates 33 and 34 for 30 fps: the mean of the regular steps is
-    # the true rate, then snapped to the standard rates it cannot represent exactly.
-    irregular = len(deltas) - len(regular)
-    is_vfr = irregular > max(1, len(deltas) // 50)
-    if is_vfr:  # normalise to the standard rate nearest the stream's average (phones: ~29.6 -> 30)
-        average = Fraction(len(deltas)) / (packets.timebase * sum(deltas))
-        nearest = min(_STANDARD_RATES, key=lambda r: abs(float(r) - float(average)))
-        return (nearest if abs(float(nearest) / float(average) - 1) < 0.02 else _snap_rate(average)), True
-    return _snap_rate(Fraction(len(regular)) / (packets.timebase * sum(regular))), False
-
-
-_COMMON_RATES = [Fraction(n, 1001) for n in (24000, 30000, 60000, 120000, 240000)]
-_STANDARD_RATES = sorted([*_COMMON_RATES, *(Fraction(n) for n in (12, 15, 24, 25, 30, 48, 50, 60, 90, 100, 120, 240))])
-
-
-def _snap_rate(fps: Fraction) -> Fraction:
-    for rate in _COMMON_RATES:
-        if abs(float(fps) - float(rate)) < 0.002:
-            return rate
-    if abs(float(fps) - round(float(fps))) < 0.01:
-        return Fraction(round(float(fps)))
-    return fps.limit_denominator(1001)
+    return _Packets(timebase, pts, durations, discarded)
 
 
 def _looks_like_mp4(path: Path) -> bool:
@@ -208,16 +207,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     video_match = audio_match = None
     container = ""
     rotation_deg = 0.0
-    duration = None
     in_video_stream = False
     for line in stderr.splitlines():
         if line.startswith("Output #0"):
             break
         if m := _INPUT_RE.match(line):
             container = m.group(1)
-        if m := _DURATION_RE.search(line):
-            h, mi, s = m.groups()
-            duration = int(h) * 3600 + int(mi) * 60 + float(s)
         if video_match is None and (m := _VIDEO_RE.search(line)):
             video_match = m
             in_video_stream = True
@@ -256,18 +251,31 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         raise InputError(f"{p.name}: video stream has no frame size")
 
     video_packets = _parse_framecrc(proc.stdout, 0)
-    if video_packets is None or not video_packets.pts:
+    if video_packets is None or not (video_packets.pts or video_packets.discarded):
         raise InputError(f"{p.name}: video stream has no frames")
-    fps, is_vfr = _frame_rate(video_packets, None)
+    decoded = _decode_timestamps(p, len(video_packets.pts))
+    if not decoded.pts:
+        raise InputError(f"{p.name}: video stream has no frames the decoder can show")
+    nominal = None
+    if video_packets.durations and min(video_packets.durations) > 0:
+        nominal = 1 / (video_packets.timebase * statistics.median(video_packets.durations))
+    times = frame_times(decoded.pts, decoded.timebase, Fraction(nominal).limit_denominator(1001) if nominal else None)
+    fps, is_vfr = times.fps, not times.constant
 
     rotation = int(round(-rotation_deg)) % 360 if rotation_deg else 0
     rotation = min((0, 90, 180, 270), key=lambda r: abs(r - rotation))
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
-    frame_count = len(video_packets.pts)
-    stream_duration = None
-    if len(video_packets.pts) > 1:
-        span = max(video_packets.pts) - min(video_packets.pts) + (video_packets.durations[-1] or 0)
-        stream_duration = float(span * video_packets.timebase)
+    frame_count = times.count
+    last_duration = times.times[-1] - times.times[-2] if frame_count > 1 else 1 / fps
+    if times.constant:
+        last_duration = 1 / fps
+    elif decoded.durations and decoded.durations[-1] > 0:
+        last_duration = decoded.durations[-1] * decoded.timebase
+    stream_duration = times.times[-1] + last_duration
+    start_time = float(min(decoded.pts) * decoded.timebase)
+    audio_start = None
+    if audio_match is not None and (audio_packets := _parse_framecrc(proc.stdout, 1)) is not None and audio_packets.pts:
+        audio_start = float(min(audio_packets.pts) * audio_packets.timebase)
 
     audio_codec = sample_rate = channels = None
     if audio_match is not None:
@@ -283,7 +291,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         coded_height=coded_h,
         fps=fps,
         frame_count=frame_count,
-        duration=round(stream_duration or duration or frame_count / float(fps), 6),
+        duration=round(float(stream_duration), 6),
         rotation=rotation,
         codec=codec,
         pix_fmt=pix_fmt,
@@ -295,7 +303,35 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         audio_sample_rate=sample_rate,
         audio_channels=channels,
         container=container,
+        start_time=round(start_time, 6),
+        audio_start=None if audio_start is None else round(audio_start, 6),
+        timestamps=times,
     )
+
+
+_DECODE_ERRORS = ("invalid data", "corrupt", "error while decoding", "partial file", "truncat", "stream ends prematurely")
+
+
+def _decode_timestamps(path: Path, indexed_frames: int) -> _Packets:
+    """Every frame the decoder delivers, with its exact presentation timestamp on the file's clock.
+
+    indexed_frames is the number of video packets the container holds (discarded pre-roll excluded).
+    Refuses a file whose decoder reports damage, or that delivers fewer frames than that for any
+    reason other than an open GOP's leading frames (which reference a picture before the cut).
+    """
+    proc = run_ffmpeg([
+        "-copyts", "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-fps_mode", "passthrough", "-enc_time_base", "demux",
+        "-vf", "crop=2:2:0:0", "-f", "framecrc", "-",
+    ], check=False)
+    packets = _parse_framecrc(proc.stdout, 0) or _Packets(Fraction(1, 90000), [], [])
+    damage = [line for line in proc.stderr.splitlines() if any(word in line.lower() for word in _DECODE_ERRORS)]
+    if proc.returncode != 0 and not packets.pts:
+        raise InputError(f"{path.name}: not a video file ffmpeg can decode ({last_error_line(proc.stderr)})")
+    if damage:
+        raise InputError(f"{path.name}: is truncated or corrupt: decoded {len(packets.pts)} of {indexed_frames} frames "
+                         f"({last_error_line(chr(10).join(damage))})")
+    return packets
 
 
 def stream_duration(path: str | os.PathLike, kind: str) -> float | None:

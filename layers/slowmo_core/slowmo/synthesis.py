@@ -1,20 +1,26 @@
-"""Turn a stream of source frames into the stream of output frames for a factor K.
+"""Turn a stream of source frames into the stream of output frames a plan asks for.
 
-For each consecutive pair the K-1 slots are filled according to what the pair is:
-motion -> the engine synthesises frames at t = j/K; repeat -> copies; hard cut -> the frame before
+The plan (slowmo.plan) lists the output frames: a source frame itself, or a time t between source
+frames i and i+1. The slots between each consecutive pair are filled according to what the pair is:
+motion -> the engine synthesises frames at those t; repeat -> copies; hard cut -> the frame before
 the cut for slots before the midpoint, the frame after it from the midpoint on. Nothing is ever
-synthesised across a cut.
+synthesised across a cut. Every pair is classified, with or without slots, so the cuts reported do
+not depend on the output rate or the chunking.
+
+Given a whole number K instead of a list of output frames, the slots are today's t = j/K.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import count
 
 import numpy as np
 
 from .engines.base import Engine
 from .fallback import KEEP, guard_pair
+from .plan import OutputFrame
 from .scenes import PairKind, Signature, classify_pair, signature
 from .timing import slot_times
 
@@ -40,11 +46,14 @@ class SynthesisReport:
 
 
 def fill_pair(
-    a: np.ndarray, b: np.ndarray, factor: int, engine: Engine, sig_a: Signature | None = None, sig_b: Signature | None = None
+    a: np.ndarray, b: np.ndarray, factor_or_ts: int | Sequence[float], engine: Engine,
+    sig_a: Signature | None = None, sig_b: Signature | None = None,
 ) -> tuple[PairKind, list[np.ndarray]]:
-    """The K-1 frames between a and b, and what kind of pair it was."""
+    """The frames at times ts (or t = j/K for a whole number K) between a and b, and what kind of pair it was."""
     kind = classify_pair(a, b, sig_a, sig_b)
-    ts = slot_times(factor)
+    ts = slot_times(factor_or_ts) if isinstance(factor_or_ts, int) else list(factor_or_ts)
+    if not ts:
+        return kind, []
     if kind is PairKind.REPEAT:
         return kind, [a.copy() for _ in ts]
     if kind is PairKind.CUT:
@@ -55,33 +64,53 @@ def fill_pair(
     return kind, frames
 
 
+def constant_rate_frames(factor: int) -> Iterator[OutputFrame]:
+    """Today's contract as an endless list of output frames: source i, then t = j/K up to the next."""
+    ts = slot_times(factor)
+    for i in count():
+        yield OutputFrame(i)
+        for t in ts:
+            yield OutputFrame(i, t)
+
+
 def synthesize(
     frames: Iterable[np.ndarray],
-    factor: int,
+    outputs: int | Iterable[OutputFrame],
     engine: Engine,
     report: SynthesisReport | None = None,
     *,
     first_index: int = 0,
     fallback: str = "off",
 ) -> Iterator[np.ndarray]:
-    """Yield source frame 0, then for every following source frame the K-1 slots and the frame.
+    """Yield the output frames `outputs` lists, reading source frames as they are needed.
 
-    first_index is the global index of the first frame given, so that a chunk reports cuts in the
-    numbering of the whole video. fallback "auto" replaces unreliable synthesis (see fallback.py).
+    outputs: OutputFrames whose indices count from the first frame given, in order (Plan.frames or
+    Plan.chunk_frames), or a whole number K for today's constant-rate contract. first_index is the
+    global index of the first frame given, so that a chunk reports cuts in the numbering of the
+    whole video. Stops when either the frames or the output list end. fallback "auto" replaces
+    unreliable synthesis (see fallback.py).
     """
     report = report if report is not None else SynthesisReport()
+    pending = iter(constant_rate_frames(outputs) if isinstance(outputs, int) else outputs)
+    upcoming = next(pending, None)
     previous = previous_sig = None
-    for index, frame in enumerate(frames, start=first_index):
+    for local, frame in enumerate(frames):
+        if upcoming is None:
+            break
         report.source_frames += 1
         sig = signature(frame)
         if previous is not None:
-            kind, between = fill_pair(previous, frame, factor, engine, previous_sig, sig)
-            if kind is PairKind.MOTION and engine.name != "blend":  # a cross-fade needs no fallback
-                between, choice = guard_pair(previous, frame, slot_times(factor), between, fallback)
+            ts = []
+            while upcoming is not None and upcoming.index == local - 1 and not upcoming.is_source:
+                ts.append(upcoming.t)
+                upcoming = next(pending, None)
+            kind, between = fill_pair(previous, frame, ts, engine, previous_sig, sig)
+            if kind is PairKind.MOTION and between and engine.name != "blend":  # a cross-fade needs no fallback
+                between, choice = guard_pair(previous, frame, ts, between, fallback)
                 if choice is not None and choice.action != KEEP:
-                    report.fallback.setdefault(choice.action, []).append(index)
+                    report.fallback.setdefault(choice.action, []).append(first_index + local)
             if kind is PairKind.CUT:
-                report.cuts.append(index)
+                report.cuts.append(first_index + local)
             elif kind is PairKind.REPEAT:
                 report.repeated_pairs += 1
             else:
@@ -89,6 +118,10 @@ def synthesize(
             for out in between:
                 report.output_frames += 1
                 yield out
-        report.output_frames += 1
-        yield frame
+        if upcoming is not None and upcoming.index < local:
+            raise ValueError(f"output frame {upcoming} is out of order (source frame {local} already read)")
+        if upcoming is not None and upcoming.index == local and upcoming.is_source:
+            report.output_frames += 1
+            yield frame
+            upcoming = next(pending, None)
         previous, previous_sig = frame, sig

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 
 MIN_FACTOR = 2
 MAX_FACTOR = 64
@@ -59,3 +60,86 @@ class Timeline:
 
 def make_timeline(source_frames: int, source_fps: Fraction, factor: int, output_fps: Fraction | None = None) -> Timeline:
     return Timeline(source_frames, Fraction(source_fps), factor, Fraction(output_fps) if output_fps else Fraction(source_fps))
+
+
+# -- timestamps ------------------------------------------------------------------------------------
+# A frame whose timestamp is within this fraction of a frame interval of a constant-rate grid is on
+# that grid: the offset is timestamp noise (a coarse container timebase, a muxer's rounding), not a
+# frame captured at another time. A quarter of an interval is far above rounding noise (a 1/1000 s
+# timebase at 60 fps is off by at most 0.03 of an interval) and well below the half interval at which
+# it would become unclear which grid slot a frame belongs to.
+JITTER_TOLERANCE = Fraction(1, 4)
+
+COMMON_RATES = [Fraction(n, 1001) for n in (24000, 30000, 60000, 120000, 240000)]
+STANDARD_RATES = sorted([*COMMON_RATES, *(Fraction(n) for n in (12, 15, 24, 25, 30, 48, 50, 60, 90, 100, 120, 240))])
+
+
+def snap_rate(fps: Fraction) -> Fraction:
+    """The exact standard rate a measured rate stands for (29.97 -> 30000/1001), else a short fraction."""
+    for rate in COMMON_RATES:
+        if abs(float(fps) - float(rate)) < 0.002:
+            return rate
+    if abs(float(fps) - round(float(fps))) < 0.01:
+        return Fraction(round(float(fps)))
+    return Fraction(fps).limit_denominator(1001)
+
+
+@dataclass(frozen=True)
+class FrameTimes:
+    """When each decoded frame is shown, in exact seconds from the first one.
+
+    constant: every timestamp is within JITTER_TOLERANCE of a grid at `fps`; then `times` *is* that
+    grid (i / fps), so constant-rate input keeps today's exact contract. Otherwise `times` are the
+    stream's own timestamps and `fps` is the nominal rate (that of the median interval).
+    """
+
+    times: tuple[Fraction, ...]
+    fps: Fraction
+    constant: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+    @property
+    def shortest_interval(self) -> Fraction:
+        gaps = [b - a for a, b in pairwise(self.times) if b > a]
+        return min(gaps) if gaps else 1 / self.fps
+
+
+def _on_grid(relative: list[float], fps: Fraction) -> bool:
+    rate = float(fps)
+    slack = float(JITTER_TOLERANCE) / rate
+    return all(abs(t - i / rate) <= slack for i, t in enumerate(relative))
+
+
+def frame_times(pts: list[int], timebase: Fraction, fallback_fps: Fraction | None = None) -> FrameTimes:
+    """Classify decoded presentation timestamps (in timebase units) as constant or variable rate."""
+    ordered = sorted(pts)
+    if not ordered:
+        return FrameTimes((), fallback_fps or Fraction(25), True)
+    fps = fallback_fps or Fraction(25)
+    if len(ordered) == 1:
+        return FrameTimes((Fraction(0),), fps, True)
+    first = ordered[0]
+    relative = [float((p - first) * timebase) for p in ordered]
+    gaps = sorted(b - a for a, b in pairwise(ordered) if b > a)
+    if not gaps:  # every frame on one timestamp: nothing to measure, keep the order
+        return FrameTimes(tuple(Fraction(i) / fps for i in range(len(ordered))), fps, True)
+    median_gap = gaps[len(gaps) // 2]
+    # The nominal rate: the mean of the intervals near the median one. A coarse timebase (1/1000)
+    # alternates 33 and 34 ticks at 30 fps; their mean is the true rate.
+    regular = [g for g in gaps if abs(g - median_gap) <= max(1, median_gap // 20)]
+    nominal = snap_rate(Fraction(len(regular)) / (timebase * sum(regular)))
+    span = Fraction(ordered[-1] - first) * timebase
+    average = Fraction(len(ordered) - 1) / span
+    for rate in (nominal, snap_rate(average), average.limit_denominator(1001)):
+        if rate > 0 and _on_grid(relative, rate):
+            return FrameTimes(tuple(Fraction(i) / rate for i in range(len(ordered))), rate, True)
+    # Variable rate: the nominal rate is the standard rate the average is close to (a phone's 29.6
+    # is 30), else the rate of the typical interval.
+    nearest = min(STANDARD_RATES, key=lambda r: abs(float(r) - float(average)))
+    if abs(float(nearest) / float(average) - 1) < 0.02:
+        nominal = nearest
+    times = tuple(Fraction(p - first) * timebase for p in ordered)
+    return FrameTimes(times, nominal, False)

@@ -45,10 +45,13 @@ class EndpointNotReadyError(Exception):
 
 # -- the chunk request ---------------------------------------------------------------------------
 def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[str, Any],
-                        fps: str | None = None) -> dict[str, Any]:
+                        fps: str | None = None, plan=None) -> dict[str, Any]:
     """The JSON the model server reads (slowmo.modelserver, request version 1): the chunk's input
     frames, what to make of them and where to put the output chunk. The input object holds exactly
-    the chunk's frames, so the range is the whole object; first_index places it in the video."""
+    the chunk's frames, so the range is the whole object; first_index places it in the video.
+
+    plan (a slowmo.plan.Plan) is needed for a "timed" chunk (variable rate, another output rate, a
+    speed curve): the request then carries the chunk's slice of it, the output frames to make."""
     from ..modelserver import build_request  # standard library only at module level
 
     index = int(chunk["index"])
@@ -56,6 +59,12 @@ def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[
                              "job_id": layout.job_id, "chunk_index": index}
     if fps:
         extra["fps"] = str(fps)
+    if chunk.get("timed"):
+        from ..plan import PlanChunk
+
+        if plan is None:
+            raise ValueError(f"chunk {index} is timed: its request needs the job's plan")
+        extra["outputs"] = [f.to_json() for f in plan.chunk_frames(PlanChunk.from_dict(chunk))]
     return build_request(
         [s3_uri(layout.work_bucket, layout.chunk_input_key(index))],
         s3_uri(layout.work_bucket, layout.chunk_output_key(index)),
@@ -130,7 +139,13 @@ def submit_chunk(
     from botocore.exceptions import ClientError
 
     index = int(chunk["index"])
-    request = build_chunk_request(layout, chunk, options, fps)
+    plan = None
+    if chunk.get("timed"):  # the chunk's output frames are in plan.json (the manifest items stay pointers)
+        from ..plan import Plan
+
+        stored = json.loads(s3.get_object(Bucket=layout.work_bucket, Key=layout.plan_key)["Body"].read())
+        plan = Plan.from_dict(stored["timing"])
+    request = build_chunk_request(layout, chunk, options, fps, plan)
     request_key = layout.chunk_request_key(index)
     if sfn is not None and finished_output(s3, layout, index, request):
         output = {"inferenceId": f"reused-{layout.job_id}-{index:05d}", "chunk": index, "reused": True}

@@ -127,13 +127,15 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
     from ..decode import read_frames
     from ..limits import Limits
     from ..pipeline import check_input
+    from ..plan import plan_job
     from ..probe import probe
     from .admission import judge
 
     extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
     s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
     info = probe(local)
-    warnings = check_input(info, opts, Limits.from_env())
+    timing = plan_job(info, opts)  # refuses an output rate that would drop real frames, before any work
+    warnings = check_input(info, opts, Limits.from_env(), timing)
     fps = info.fps
     name = os.path.basename(source["key"])
     # the exact probe, judged like the claim judged the index (which cannot read every container)
@@ -151,7 +153,7 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
     futures = []
     with ThreadPoolExecutor(max_workers=upload_workers) as pool:
         # read to the end: only then does the decoder report a corrupt or truncated stream
-        for chunk, frames in splitter.split(read_frames(info, fps=info.fps if info.is_vfr else None)):
+        for chunk, frames in splitter.split(read_frames(info)):
             futures.append(pool.submit(store, chunk.index, chunk.start, chunk.end, frames))
             # bounded memory: at most 2 x workers chunks of frames wait for their upload
             pending = [f for f in futures if not f.done()]
@@ -160,12 +162,16 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         items = [f.result() for f in futures]
     if splitter.decoded < 2:
         raise InputError(f"{name}: only {splitter.decoded} frame could be decoded; need at least 2")
-    if not info.is_vfr and splitter.decoded < info.frame_count:
+    if splitter.decoded < info.frame_count:
         # the decoder ended early without an error: publishing would drop the missing frames (as run_job refuses)
         raise InputError(f"{name}: is truncated or corrupt: decoded {splitter.decoded} of {info.frame_count} frames")
-    source_frames = items[-1]["end"] + 1
-    factor = int(opts.factor)
-    output_fps = opts.fps or fps
+    # the plan's chunks, now that the cuts are known: the very ranges the splitter cut
+    timing = plan_job(info, opts, chunk_frames=chunk_frames, cuts=splitter.cuts)
+    planned = timing.chunks
+    if [(c.start, c.end) for c in planned] != [(it["start"], it["end"]) for it in items]:
+        raise RuntimeError("internal error: the extracted chunks differ from the plan's chunks")
+    source_frames = info.frame_count
+    output_fps = timing.output_fps
     plan = {
         "jobId": layout.job_id,
         "source": source,
@@ -176,11 +182,15 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         "chunkFrames": chunk_frames,
         "chunkCount": len(items),
         "sourceFrames": source_frames,
-        "outputFrames": (source_frames - 1) * factor + 1,
+        "outputFrames": timing.output_count,
         "cuts": splitter.cuts,
         "warnings": warnings,
+        "timing": timing.to_dict(),
     }
-    manifest = [{"index": it["index"], "start": it["start"], "end": it["end"]} for it in items]
+    # Items stay pointers: a chunk whose output frames are not today's j/K pattern says "timed", and
+    # the request builder reads its slice from plan.json.
+    timed = not is_uniform(timing)
+    manifest = [{**chunk.to_dict(), **({"timed": True} if timed else {})} for chunk in planned]
     _put_json(s3, layout.work_bucket, layout.plan_key, plan)
     _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
     return {
@@ -210,6 +220,22 @@ def _has_object(s3, bucket: str, key: str, metadata: dict[str, str]) -> bool:
     return all(found.get(k) == v for k, v in metadata.items())
 
 
+def is_uniform(plan) -> bool:
+    """True when every chunk's output frames are today's pattern (source frames, t = j/K between), so
+    the factor alone tells the model server what to make."""
+    from ..plan import LinearTimeMap
+
+    return (plan.constant_rate and isinstance(plan.time_map, LinearTimeMap) and plan.output_fps == plan.source_fps
+            and plan.window_start == 0 and plan.window_end is None)
+
+
+def chunk_plan(plan: dict[str, Any]):
+    """The Plan stored in plan.json, or None for a plan written before timing was planned."""
+    from ..plan import Plan
+
+    return Plan.from_dict(plan["timing"]) if plan.get("timing") else None
+
+
 # -- encode one chunk -----------------------------------------------------------------------------
 def _color(plan: dict[str, Any]):
     from ..probe import ColorTags
@@ -237,10 +263,15 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
     out_fps = Fraction(plan["outputFps"])
     enc = {"codec": options.get("codec", "h264"), "crf": int(options.get("crf", 18)),
            "preset": options.get("preset", "medium"), "color": _color(plan)}
-    expected = (int(chunk["end"]) - int(chunk["start"])) * factor + 1
-    skip = 1 if index > 0 else 0
+    if "lastOutput" in chunk:
+        expected = int(chunk["lastOutput"]) - int(chunk["firstOutput"]) + 1
+        skip = int(chunk.get("skip", 0))
+    else:  # a manifest item from before plans: today's contract
+        expected = (int(chunk["end"]) - int(chunk["start"])) * factor + 1
+        skip = 1 if index > 0 else 0
     kinds = ["video"] + (["compare"] if options.get("compare") else [])
-    stamp = {"slowmo-chunk": f"{int(chunk['start'])}-{int(chunk['end'])}x{factor}"}
+    stamp = {"slowmo-chunk": f"{int(chunk['start'])}-{int(chunk['end'])}x{factor}"
+                             + (f":{int(chunk['firstOutput'])}-{int(chunk['lastOutput'])}" if "lastOutput" in chunk else "")}
     if all(_has_object(s3, layout.work_bucket, layout.segment_key(index, kind), stamp) for kind in kinds):
         return {"chunk": index, "frames": expected - skip, "reused": True}  # a re-run: encoded before
     tmp = tempfile.mkdtemp(prefix="slowmo-encode-", dir=workdir)
@@ -252,6 +283,13 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
             in_chunk = os.path.join(tmp, "input" + chunkio.EXTENSION)
             s3.download_file(layout.work_bucket, layout.chunk_input_key(index), in_chunk)
             sources = list(chunkio.read_chunk(in_chunk))
+            timing = chunk_plan(plan)
+            if timing is not None and "lastOutput" in chunk:
+                from ..plan import PlanChunk
+
+                left = [f.index for f in timing.chunk_frames(PlanChunk.from_dict(chunk))]
+            else:
+                left = [min(i // factor, len(sources) - 1) for i in range(expected)]
         video_path = os.path.join(tmp, "video.mp4")
         compare_path = os.path.join(tmp, "compare.mp4")
         count = 0
@@ -269,7 +307,7 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
                         continue
                     writer.write(frame)
                     if compare_writer is not None:
-                        compare_writer.write(side.compose(sources[min(local_index // factor, len(sources) - 1)], frame))
+                        compare_writer.write(side.compose(sources[left[min(local_index, len(left) - 1)]], frame))
             except BaseException as exc:
                 if compare_writer is not None:
                     compare_writer.__exit__(type(exc), exc, None)
@@ -370,12 +408,17 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
     from .s3http import ObjectServer
 
     plan = load_plan(s3, layout)
+    timing = chunk_plan(plan)
     manifest = _get_json(s3, layout.work_bucket, layout.manifest_key)
     options = plan["options"]
     source = plan["source"]
     factor = int(options["factor"])
     info = plan["video"]
-    timeline = make_timeline(plan["sourceFrames"], Fraction(plan["fps"]), factor, Fraction(plan["outputFps"]))
+    if timing is not None:
+        output_frames, duration, slowdown = timing.output_count, timing.output_duration, timing.slowdown
+    else:  # a plan.json from before timed plans
+        timeline = make_timeline(plan["sourceFrames"], Fraction(plan["fps"]), factor, Fraction(plan["outputFps"]))
+        output_frames, duration, slowdown = timeline.output_frames, timeline.output_duration, timeline.slowdown
     keep_audio = bool(info.get("has_audio")) and options.get("audio", "stretch") != "drop"
     kinds = ["video"] + (["compare"] if options.get("compare") else [])
     outputs: dict[str, str] = {}
@@ -386,8 +429,8 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
             audio = None
             if keep_audio:
                 audio = {"url": server.url(source["bucket"], source["key"], source.get("version_id")),
-                         "mode": options.get("audio", "stretch"), "slowdown": timeline.slowdown,
-                         "duration": timeline.output_duration}
+                         "mode": options.get("audio", "stretch"), "slowdown": slowdown,
+                         "duration": duration}
             for kind in kinds:
                 listing = os.path.join(tmp, f"{kind}.txt")
                 _write_concat_list(listing, [server.url(layout.work_bucket, layout.segment_key(int(item["index"]), kind))
@@ -406,5 +449,4 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
         for temp_key, _ in staged:  # failed before publishing: no half-written output stays behind
             s3.delete_object(Bucket=layout.output_bucket, Key=temp_key)
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"outputs": outputs, "outputFrames": timeline.output_frames,
-            "outputDuration": round(timeline.output_duration, 3)}
+    return {"outputs": outputs, "outputFrames": output_frames, "outputDuration": round(duration, 3)}
