@@ -79,17 +79,13 @@ def test_extract_snaps_a_chunk_boundary_to_the_scene_cut(s3, clip):
     assert summary["sourceFrames"] == 24 and summary["chunkCount"] == 3
 
 
-def test_extract_fails_when_the_decoder_delivers_fewer_frames_than_probed(s3, index_longer_than_stream):
-    # the index holds 24 frames, the decoder cleanly delivers 18: the job must fail, not publish 18 frames
-    from slowmo.cloud.media import extract
-
-    s3.upload_file(str(index_longer_than_stream), "inbox", "uploads/trimmed.mp4")
-    layout = JobLayout("job-1", "work", "out")
-    with pytest.raises(InputError, match=r"trimmed\.mp4: is truncated or corrupt: decoded 18 of 24 frames"):
-        extract(s3=s3, layout=layout, source={"bucket": "inbox", "key": "uploads/trimmed.mp4"},
-                options={"factor": 2}, chunk_frames=8, upload_workers=2)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="work").get("Contents", [])]
-    assert layout.manifest_key not in keys and layout.plan_key not in keys  # nothing for the Map to run on
+def test_extract_plans_the_frames_an_edit_list_presents(s3, index_longer_than_stream):
+    # the index holds 24 frames, the edit list presents 18 and the decoder cleanly delivers 18: a valid file
+    # (issue 10). The plan, the manifest and the chunks cover exactly those 18 frames.
+    summary, manifest, plan = _extract(s3, index_longer_than_stream, chunk_frames=8)
+    assert summary["sourceFrames"] == 18 and summary["outputFrames"] == (18 - 1) * 2 + 1
+    assert manifest[0]["start"] == 0 and manifest[-1]["end"] == 17
+    assert plan["timing"]["outputCount"] == 35
 
 
 ENCODE_PLAN = {"options": {"factor": 2, "compare": False, "engine": "blend"}, "outputFps": "24/1",
