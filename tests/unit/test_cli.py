@@ -106,3 +106,11 @@ def test_run_reports_the_pairs_the_fallback_changed(run_cli, clip, tmp_path):
     code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--fallback", "off", "--quiet")
     assert code == 0, err
     assert json.loads(out)["fallback"] == {}  # off: nothing measured, nothing changed
+
+
+def test_a_warning_is_printed_once(run_cli, clip, tmp_path):
+    code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--engine", "blend", "--resume")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert warnings == ["slowmo: warning: no earlier work to resume; starting from the beginning"]
+    assert json.loads(out)["warnings"] == ["no earlier work to resume; starting from the beginning"]

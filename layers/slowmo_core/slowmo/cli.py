@@ -148,7 +148,11 @@ def cmd_run(args) -> int:
         report = run_job(input_path, args.output, options, compare_path=args.compare,
                          progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
                          chunk_frames=args.chunk_frames)
-    # run_job logs each warning once, as "slowmo: warning: ..."; the JSON report lists them too
+    # Each warning once: here at the end (a failed run prints only its one error line), or as it happens
+    # through the log with --verbose.
+    if not args.verbose:
+        for warning in report.warnings:
+            print(f"slowmo: warning: {warning}", file=sys.stderr)
     print(json.dumps(report.to_dict()))
     return 0
 
@@ -203,10 +207,11 @@ class _StderrLines(logging.Handler):
 
 
 def _setup_logging() -> None:
+    """Log lines only with --verbose (INFO); otherwise the CLI prints the run's warnings once at the end."""
     root = logging.getLogger()
     if not any(isinstance(h, _StderrLines) for h in root.handlers):
         root.addHandler(_StderrLines())
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
