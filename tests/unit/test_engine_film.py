@@ -400,3 +400,20 @@ def test_cli_factor_4_at_60_fps_from_24_fps(tmp_path, run_cli):
     last = len(src) - 1
     positions = [float(n * step) for n in range(int(last / step) + 1)]
     assert_timed(frames, src, positions)
+
+
+def test_synthesis_batches_film_calls_across_consecutive_pairs():
+    """synthesize hands the engine pair_window(engine) pairs at once: film fills its batches across pairs,
+    and the frames are those of one pair at a time."""
+    from slowmo.synthesis import synthesize
+
+    frames = film_fixtures.moving_frames(7, 70, 90)
+    alone, together = MidpointRecorder(), MidpointRecorder()
+    one_by_one = list(synthesize(frames, 4, FilmEngine(model=alone, tile=None, batch_size=1)))
+    windowed = list(synthesize(frames, 4, FilmEngine(model=together, tile=None, batch_size=4)))
+    assert len(one_by_one) == len(windowed) == 6 * 4 + 1
+    for x, y in zip(one_by_one, windowed, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert sum(map(len, alone.calls)) == sum(map(len, together.calls)) == 6 * 3
+    # level 0 of four consecutive pairs in one batch (a single pair's level 0 is one evaluation)
+    assert [len(c) for c in together.calls] == [4, 4, 4, 2, 4]

@@ -18,7 +18,7 @@ from itertools import count
 
 import numpy as np
 
-from .engines.base import Engine
+from .engines.base import Engine, interpolate_many, pair_window
 from .fallback import KEEP, guard_pair
 from .plan import OutputFrame
 from .scenes import PairKind, Signature, classify_pair, signature
@@ -52,16 +52,24 @@ def fill_pair(
     """The frames at times ts (or t = j/K for a whole number K) between a and b, and what kind of pair it was."""
     kind = classify_pair(a, b, sig_a, sig_b)
     ts = slot_times(factor_or_ts) if isinstance(factor_or_ts, int) else list(factor_or_ts)
-    if not ts:
-        return kind, []
+    if kind is PairKind.MOTION and ts:
+        return kind, _checked_count(engine, engine.interpolate(a, b, ts), ts)
+    return kind, _fill_without_engine(kind, a, b, ts)
+
+
+def _fill_without_engine(kind: PairKind, a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
     if kind is PairKind.REPEAT:
-        return kind, [a.copy() for _ in ts]
+        return [a.copy() for _ in ts]
     if kind is PairKind.CUT:
-        return kind, [(a if t < 0.5 else b).copy() for t in ts]
-    frames = engine.interpolate(a, b, ts)
+        return [(a if t < 0.5 else b).copy() for t in ts]
+    assert not ts, "motion slots are the engine's"
+    return []
+
+
+def _checked_count(engine: Engine, frames: list[np.ndarray], ts: Sequence[float]) -> list[np.ndarray]:
     if len(frames) != len(ts):
         raise RuntimeError(f"engine {engine.name} returned {len(frames)} frames for {len(ts)} slots")
-    return kind, frames
+    return frames
 
 
 def constant_rate_frames(factor: int) -> Iterator[OutputFrame]:
@@ -94,19 +102,26 @@ def synthesize(
     pending = iter(constant_rate_frames(outputs) if isinstance(outputs, int) else outputs)
     upcoming = next(pending, None)
     previous = previous_sig = None
-    for local, frame in enumerate(frames):
-        if upcoming is None:
-            break
-        report.source_frames += 1
-        sig = signature(frame)
-        if previous is not None:
-            ts = []
-            while upcoming is not None and upcoming.index == local - 1 and not upcoming.is_source:
-                ts.append(upcoming.t)
-                upcoming = next(pending, None)
-            kind, between = fill_pair(previous, frame, ts, engine, previous_sig, sig)
+    # Pairs wait here, in output order, until `pair_window(engine)` of them can go to the engine together
+    # (film batches their model calls across pairs); the frames are those of one call per pair.
+    window = pair_window(engine)
+    held: list[tuple] = []  # ("source", frame) or ("pair", a, b, ts, kind, local)
+
+    def release() -> Iterator[np.ndarray]:
+        motion = [h for h in held if h[0] == "pair" and h[4] is PairKind.MOTION and h[3]]
+        made = iter(interpolate_many(engine, [(h[1], h[2], h[3]) for h in motion]))
+        for item in held:
+            if item[0] == "source":
+                report.output_frames += 1
+                yield item[1]
+                continue
+            _, a, b, ts, kind, local = item
+            if kind is PairKind.MOTION and ts:
+                between = _checked_count(engine, next(made), ts)
+            else:
+                between = _fill_without_engine(kind, a, b, ts)
             if kind is PairKind.MOTION and between and engine.name != "blend":  # a cross-fade needs no fallback
-                between, choice = guard_pair(previous, frame, ts, between, fallback)
+                between, choice = guard_pair(a, b, ts, between, fallback)
                 if choice is not None and choice.action != KEEP:
                     report.fallback.setdefault(choice.action, []).append(first_index + local)
             if kind is PairKind.CUT:
@@ -118,10 +133,25 @@ def synthesize(
             for out in between:
                 report.output_frames += 1
                 yield out
+        held.clear()
+
+    for local, frame in enumerate(frames):
+        if upcoming is None:
+            break
+        report.source_frames += 1
+        sig = signature(frame)
+        if previous is not None:
+            ts = []
+            while upcoming is not None and upcoming.index == local - 1 and not upcoming.is_source:
+                ts.append(upcoming.t)
+                upcoming = next(pending, None)
+            held.append(("pair", previous, frame, ts, classify_pair(previous, frame, previous_sig, sig), local))
         if upcoming is not None and upcoming.index < local:
             raise ValueError(f"output frame {upcoming} is out of order (source frame {local} already read)")
         if upcoming is not None and upcoming.index == local and upcoming.is_source:
-            report.output_frames += 1
-            yield frame
+            held.append(("source", frame))
             upcoming = next(pending, None)
+        if sum(1 for h in held if h[0] == "pair") >= window:
+            yield from release()
         previous, previous_sig = frame, sig
+    yield from release()
