@@ -386,9 +386,8 @@ def test_cli_factor_3_with_a_midpoint_only_savedmodel(tmp_path, run_cli):
 
 
 def test_cli_factor_4_at_60_fps_from_24_fps(tmp_path, run_cli):
-    """--fps 60 is a retime under the shared rule "output time = K x source time" (the footage work's
-    slowmo.plan): output frame n shows source time n / (60 K), i.e. source position n * 24 / (60 * 4)."""
-    pytest.importorskip("slowmo.plan", reason="the retiming --fps arrives with slowmo.plan (issue 10)")
+    """--fps 60 is a retime under the shared rule "output time = K x source time" (slowmo.plan): output
+    frame n shows source time n / (60 K), i.e. source position n * 24 / (60 * 4): t = j/10, none dyadic but 0.5."""
     clip = fade_clip(tmp_path / "fade.mp4")
     model = film_fixtures.film_midpoint_savedmodel()
     code, out, err = run_cli("run", clip, "-o", f"{tmp_path / 'frames'}/", "--factor", "4", "--fps", "60",
