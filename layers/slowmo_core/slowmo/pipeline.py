@@ -197,9 +197,10 @@ def run_job(
         compare_labels=("original (frames repeated)", f"slowmo {engine.name} x{options.factor}"), engine_options=engine_opts,
         fallback=options.fallback, plan=plan)
     chunks = plan.chunks
-    jobs = min(jobs or default_jobs(info.width, info.height, options.engine), len(chunks))
+    jobs = min(jobs or default_jobs(info.width, info.height, options.engine, output_frames=plan.output_count), len(chunks))
     key = run_key(info, options, engine, chunk_frames=chunk_frames, sequence=sequence)
-    store, fresh_reason = ChunkStore.open(work_folder_for(final, folder), key, resume=resume)
+    with write_errors_as_one_line(output, folder):
+        store, fresh_reason = ChunkStore.open(work_folder_for(final, folder), key, resume=resume)
     if fresh_reason is not None:
         warnings.append(fresh_reason)
         log.warning(fresh_reason)
