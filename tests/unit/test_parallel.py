@@ -112,3 +112,26 @@ def test_bad_jobs_or_chunk_size_is_one_usage_line(run_cli, clip, tmp_path, bad, 
     result = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", *bad)
     assert result[0] == 2
     assert_one_line_error(result, bad[0])
+
+
+def test_variable_rate_chunks_meeting_off_the_output_grid_give_the_single_pass(ffmpeg_media, tmp_path):
+    """Jittered 30 fps (every 7th frame 1/60 s late): some chunk boundaries fall between output
+    frames (the plan's skip = 0), so neither chunk shares an output frame there."""
+    from slowmo.plan import plan_job
+
+    clip = ffmpeg_media("jitter30-parallel.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=2",
+        "-vf", "settb=1/600,setpts='N*20+if(eq(mod(N,7),6),10,0)'", "-fps_mode", "passthrough",
+        "-enc_time_base", "1/600", "-video_track_timescale", "600", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    options = JobOptions(factor=3, engine="flow")
+    plan = plan_job(probe(clip), options, chunk_frames=9)
+    assert any(chunk.skip == 0 for chunk in plan.chunks[1:])
+    one = run_job(clip, f"{tmp_path}/one/", options, jobs=1, chunk_frames=9)
+    two = run_job(clip, f"{tmp_path}/two/", options, jobs=2, chunk_frames=9)
+    serial, parallel = read_pngs(tmp_path / "one"), read_pngs(tmp_path / "two")
+    assert one.output_frames == two.output_frames == plan.output_count == len(serial)
+    assert serial == parallel
+    reference = list(synthesize(read_frames(probe(clip)), plan.frames(), create_engine("flow")))
+    for (name, data), expected in zip(serial, reference, strict=True):
+        decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(decoded, expected), name
