@@ -129,3 +129,14 @@ def test_chunk_request_is_a_valid_model_server_request():
     assert parsed.inputs == ("s3://work/jobs/job-1/chunks/00002/input.chunk",)
     assert parsed.output == "s3://work/jobs/job-1/chunks/00002/output.chunk"
     assert (parsed.factor, parsed.engine, parsed.first_index, parsed.fps, parsed.chunk_index) == (8, "film", 30, "30/1", 2)
+
+
+def test_uploads_and_api_take_trim_ranges_and_ease_with_the_same_syntax():
+    settings = Settings(default_factor=8)
+    req = request_from_upload(settings, SourceObject("in", "uploads/ranges=2:3@4,5:6/ease=0.25/clip.mp4", etag="e"),
+                              {"slowmo-trim": "1:"})
+    assert (req.options["ranges"], req.options["ease"], req.options["trim"]) == (["2:3@4", "5:6"], 0.25, "1:")
+    plain = request_from_upload(settings, SourceObject("in", "uploads/clip.mp4", etag="e"))
+    assert not {"ranges", "ease", "trim"} & set(plain.options)
+    with pytest.raises(InputError, match="overlap"):
+        request_from_upload(settings, SourceObject("in", "uploads/ranges=1:3,2:4/clip.mp4", etag="e"))

@@ -59,3 +59,30 @@ def test_fallback_defaults_to_auto_and_refuses_other_values():
     assert JobOptions(fallback="off").to_dict()["fallback"] == "off"
     with pytest.raises(InputError, match="fallback must be one of auto, off"):
         JobOptions(fallback="sometimes")
+
+
+def test_trim_ranges_and_ease_are_validated_and_normalised():
+    opts = JobOptions(factor=4, trim=" 0.5 : 3.5", ranges=["2:3@8", "1:1.5"], ease="0.25")
+    assert (opts.trim, opts.ranges, opts.ease) == ("0.5:3.5", ("1:1.5", "2:3@8"), 0.25)
+    assert opts.curve_spec.ranges[1].factor == 8
+    assert JobOptions(factor=4, ranges="1:1.5,2:3@8").ranges == opts.ranges  # the upload convention's form
+    again = JobOptions.from_dict(opts.to_dict())
+    assert again == opts
+
+
+def test_plain_options_serialise_as_before():
+    # a plain job's options must not grow new keys: the cloud's job id is a hash of them
+    assert not {"trim", "ranges", "ease"} & {k for k, v in JobOptions(factor=4).to_dict().items() if v is not None}
+
+
+@pytest.mark.parametrize("fields, says", [
+    ({"ranges": ["2:1"]}, "ends before it starts"),
+    ({"ranges": ["1:3", "2:4"]}, "overlap"),
+    ({"ranges": ["1:2@65"]}, "from 2 to 64"),
+    ({"ranges": ["1:2"], "ease": 0.6}, "longer than half the shortest range"),
+    ({"trim": "x"}, "trim 'x' is not valid"),
+    ({"ranges": 5}, "give a list of START:END@K strings"),
+])
+def test_bad_curve_options_are_refused_with_one_line(fields, says):
+    with pytest.raises(InputError, match=says):
+        JobOptions.from_dict({"factor": 4, **fields})

@@ -23,6 +23,16 @@ RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o slow.mp4 --factor 16 --compare side.mp4 --audio original
   slowmo run clip.mp4 -o slow.mp4 --factor 8 --engine film --model ~/film_net/Style/saved_model
   slowmo run long.mp4 -o slow.mp4 --factor 8 --jobs 4 --resume  continue an interrupted run on 4 workers
+  slowmo run clip.mp4 -o ramp.mp4 --factor 4 --range 1:2              only 1-2 s slowed 4x: 4 s in, 7 s out
+  slowmo run clip.mp4 -o ramp.mp4 --factor 8 --range 2.0:3.5 --range 7:8@4 --ease 0.25
+  slowmo run clip.mp4 -o part.mp4 --factor 8 --trim 12.5:15           only 12.5-15 s of the source
+
+speed ramps (times are source seconds):
+  --trim START:END     process only [START, END); either side may be empty (5: or :10)
+  --range START:END@K  slow [START, END) by K (2..64; without @K, --factor); the rest plays at normal
+                       speed; repeat for several ranges, which must not overlap
+  --ease SECONDS       ramp the speed in and out over the first and last SECONDS of each range
+                       (smoothstep on the slowdown rate: no jump in speed); at most half the shortest range
 """
 
 
@@ -33,6 +43,14 @@ class ArgumentError(SlowmoError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other slowmo error
         raise ArgumentError(message)
+
+
+def add_curve_options(parser: argparse.ArgumentParser) -> None:
+    """--trim, --range (repeatable) and --ease: the syntax is in RUN_EXAMPLES and docs/creative.md."""
+    parser.add_argument("--trim", metavar="START:END", help="process only this part of the source (seconds)")
+    parser.add_argument("--range", dest="ranges", metavar="START:END[@K]", action="append", default=[],
+                        help="slow only this part of the source, by K (default: --factor); repeatable")
+    parser.add_argument("--ease", metavar="SECONDS", default=None, help="ramp the speed in and out of each range")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +96,27 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--preset", choices=PRESETS, default="veryfast")
     preview.add_argument("--pairs", type=int, default=12, help="source frame pairs rendered (default: 12)")
     preview.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_curve_options(run)
+
+    estimate = commands.add_parser(
+        "estimate", help="what a run would make and take, from a calibration on this input; nothing is written",
+        epilog="examples:\n  slowmo estimate clip.mp4 --factor 8\n  slowmo estimate clip.mp4 --factor 8 --range 2:3.5 "
+               "--ease 0.25 --cloud --json\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+    estimate.add_argument("input", help="source video")
+    estimate.add_argument("-o", "--output", help="ignored (accepted so a run's command line can be reused)")
+    estimate.add_argument("-k", "--factor", required=True, help="frames per source frame interval, 2 to 64")
+    estimate.add_argument("--engine", choices=ENGINES, default="flow")
+    estimate.add_argument("--model", help="FILM SavedModel directory (engine film)")
+    estimate.add_argument("--fps", help="output frame rate")
+    estimate.add_argument("--audio", choices=AUDIO_MODES, default=DEFAULT_AUDIO)
+    estimate.add_argument("--compare", metavar="PATH", help="count a side-by-side comparison too")
+    estimate.add_argument("--codec", choices=CODECS, default="h264")
+    estimate.add_argument("--crf", type=int, default=18)
+    estimate.add_argument("--preset", choices=PRESETS, default="medium")
+    estimate.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
+    add_curve_options(estimate)
+    estimate.add_argument("--cloud", action="store_true", help="also the cloud's GPU-seconds, wall clock and cost")
+    estimate.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     probe = commands.add_parser("probe", help="describe a video as JSON")
     probe.add_argument("input")
@@ -135,9 +174,7 @@ def cmd_run(args) -> int:
     from .pipeline import run_job
 
     input_path = Path(args.input)
-    options = JobOptions(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
-                         compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset,
-                         fallback=args.fallback)
+    options = _job_options(args)
     if args.compare and Path(args.compare).resolve() == Path(args.output).resolve():
         raise ArgumentError("--compare must name a different file from --output")
     if Path(args.output).resolve() == input_path.resolve():
@@ -164,6 +201,20 @@ def cmd_preview(args) -> int:
                          fallback=args.fallback)
     report = make_preview(args.input, args.output, options, pairs=args.pairs)
     print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines()))
+    return 0
+
+
+def _job_options(args) -> JobOptions:
+    return JobOptions(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
+                      compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset,
+                      fallback=getattr(args, "fallback", "auto"), trim=args.trim, ranges=tuple(args.ranges), ease=args.ease)
+
+
+def cmd_estimate(args) -> int:
+    from .estimate import estimate_job
+
+    report = estimate_job(args.input, _job_options(args), cloud=args.cloud)
+    print(json.dumps(report.to_dict()) if args.json else report.human())
     return 0
 
 
@@ -220,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.verbose:
             logging.getLogger().setLevel(logging.INFO)
-        handler = {"run": cmd_run, "probe": cmd_probe, "eval": cmd_eval, "sample": cmd_sample, "preview": cmd_preview}.get(args.command) or args.handler
+        handler = {"run": cmd_run, "estimate": cmd_estimate, "probe": cmd_probe, "eval": cmd_eval, "sample": cmd_sample,
+                   "preview": cmd_preview}.get(args.command) or args.handler
         return handler(args)
     except ArgumentError as exc:
         print(f"slowmo: error: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import InputError
+from .speedcurve import CurveSpec, parse_spec
 from .timing import MAX_FACTOR, MIN_FACTOR
 
 ENGINES = ("flow", "blend", "film")
@@ -63,8 +64,15 @@ class JobOptions:
     crf: int = 18
     preset: str = "medium"
     fallback: str = "auto"  # auto: publish the least-bad result where the engine is unsure (fallback.py)
+    trim: str | None = None  # "START:END" source seconds, either side may be empty
+    ranges: tuple[str, ...] = ()  # "START:END" or "START:END@K"; a list, or one comma-separated string
+    ease: float = 0.0  # seconds of source time to ramp into and out of each range
 
     def __post_init__(self):
+        spec = parse_spec(self.trim, self.ranges, self.ease)  # normalised: same syntax, ranges sorted
+        object.__setattr__(self, "trim", str(spec.trim) if spec.trim else None)
+        object.__setattr__(self, "ranges", tuple(str(r) for r in spec.ranges))
+        object.__setattr__(self, "ease", spec.ease)
         object.__setattr__(self, "factor", parse_factor(self.factor))
         if self.fps is not None:
             object.__setattr__(self, "fps", parse_fps(self.fps))
@@ -92,7 +100,14 @@ class JobOptions:
         merged = {**(defaults or {}), **data}
         return cls(**merged)
 
+    @property
+    def curve_spec(self) -> CurveSpec:
+        return parse_spec(self.trim, self.ranges, self.ease)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["fps"] = None if self.fps is None else f"{self.fps.numerator}/{self.fps.denominator}"
+        # left out when unused, so a plain job's options (and so its cloud job id) are what they were
+        d["ranges"] = list(self.ranges) or None
+        d["ease"] = self.ease or None
         return d

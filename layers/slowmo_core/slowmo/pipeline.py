@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import __version__
-from .audio import mux_audio
+from .audio import mux_audio, plan_audio
 from .capacity import Job as CapacityJob
 from .capacity import Source, check_free_space, local_disk_needs
 from .chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
@@ -209,7 +209,7 @@ def run_job(
     try:
         with write_errors_as_one_line(output, folder):
             bar = progress(plan.output_count, initial=sum(r["frames"] for r in done.values())) if progress else None
-            frames = read_frames(info)
+            frames = _window(read_frames(info), plan.first_frame, plan.last_frame)  # a trim keeps only these
             on_frames = bar.update if bar is not None else None
             if jobs > 1:
                 fresh = run_parallel(frames, chunks, settings, store, done, jobs, on_frames)
@@ -221,7 +221,7 @@ def run_job(
             report = summarise(records)
             if report.source_frames < 2:
                 raise InputError(f"{Path(info.path).name}: only {report.source_frames} frame could be decoded; need at least 2")
-            if report.source_frames < plan.last_frame + 1 or report.output_frames != plan.output_count:
+            if report.source_frames < plan.last_frame - plan.first_frame + 1 or report.output_frames != plan.output_count:
                 raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of {info.frame_count} frames")
 
             duration = plan.output_duration
@@ -232,11 +232,13 @@ def run_job(
             else:
                 video_tmp = store.path / f"video{final.suffix}"
                 join_segments([(store.chunk_folder(r["index"]) / VIDEO_SEGMENT, r["frames"]) for r in records], video_tmp, output_fps)
-                _publish(video_tmp, final, info, keep_audio, options.audio, plan.slowdown, duration)
+                _publish(video_tmp, final, info, keep_audio, options.audio, plan.slowdown, duration,
+                     plan_audio(plan, info))
             if compare_path is not None:
                 compare_tmp = store.path / f"compare{Path(compare_path).suffix}"
                 join_segments([(store.chunk_folder(r["index"]) / COMPARE_SEGMENT, r["frames"]) for r in records], compare_tmp, output_fps)
-                _publish(compare_tmp, Path(compare_path), info, keep_audio, options.audio, plan.slowdown, duration)
+                _publish(compare_tmp, Path(compare_path), info, keep_audio, options.audio, plan.slowdown, duration,
+                     plan_audio(plan, info))
         succeeded = True
     except (KeyboardInterrupt, WorkerFailed) as exc:
         keep_work = True
@@ -280,12 +282,21 @@ def run_job(
     )
 
 
-def _publish(video_tmp: Path, final: Path, info: VideoInfo, keep_audio: bool, mode: str, slowdown: Fraction, duration: float):
+def _window(frames, first: int, last: int):
+    """The frames first..last of the stream; the rest is still read, so a damaged file is still noticed."""
+    for index, frame in enumerate(frames):
+        if first <= index <= last:
+            yield frame
+
+
+def _publish(video_tmp: Path, final: Path, info: VideoInfo, keep_audio: bool, mode: str, slowdown: Fraction, duration: float,
+             audio_curve: dict | None = None):
     final.parent.mkdir(parents=True, exist_ok=True)
     staged = _temp_path(final, final.suffix)
     try:
         if keep_audio:
-            mux_audio(str(video_tmp), info.path, str(staged), mode=mode, slowdown=slowdown, duration=duration)
+            mux_audio(str(video_tmp), info.path, str(staged), mode=mode, slowdown=slowdown, duration=duration,
+                      **(audio_curve or {}))
         else:
             shutil.move(str(video_tmp), staged)
         os.replace(staged, final)

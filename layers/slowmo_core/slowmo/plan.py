@@ -388,6 +388,10 @@ def plan_job(info, options, *, chunk_frames: int | None = None, cuts: Sequence[i
              window: tuple | None = None) -> Plan:
     """The plan for a probed video (slowmo.probe.VideoInfo) and validated JobOptions."""
     try:
+        if time_map is None and window is None and hasattr(options, "curve_spec"):
+            from .speedcurve import curve_and_window  # trim, ranges and ease (docs/creative.md)
+
+            time_map, window = curve_and_window(options.curve_spec, options.factor, info.frame_times.times, info.duration)
         return make_plan(info.frame_times, options.factor, fps=options.fps, time_map=time_map, window=window,
                          chunk_frames=chunk_frames, cuts=cuts)
     except InputError as exc:

@@ -343,14 +343,14 @@ STREAMED_MP4 = ["-movflags", "+frag_keyframe+empty_moov+delay_moov+default_base_
 def join_args(listing: str, audio: dict[str, Any] | None) -> list[str]:
     """ffmpeg arguments that join the segments in ``listing`` (a concat list of URLs) by stream copy and,
     with ``audio`` (url, mode, slowdown, duration), mux the source's audio filtered for the mode."""
-    from ..audio import AUDIO_BITRATE, audio_filter
+    from ..audio import AUDIO_BITRATE, audio_args
     from .s3http import PROTOCOLS
 
     args = ["-loglevel", "error", "-f", "concat", "-safe", "0", "-protocol_whitelist", PROTOCOLS, "-i", listing]
     if audio is None:
         args += ["-map", "0:v:0"]
     else:
-        args += ["-i", audio["url"], "-map", "0:v:0", "-map", "1:a:0", "-af", audio_filter(audio["mode"], audio["slowdown"]),
+        args += ["-i", audio["url"], "-map", "0:v:0", *audio_args(audio["mode"], audio["slowdown"], **audio.get("curve", {})),
                  "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-t", f"{audio['duration']:.6f}"]
     return [*args, "-c:v", "copy", *STREAMED_MP4, "pipe:1"]
 
@@ -404,6 +404,7 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
     to a pipe that a multipart upload consumes. Its peak /tmp is the two concat lists, whatever the
     output's length. The upload goes to a temporary key; only a complete output is copied into place.
     """
+    from ..audio import plan_audio
     from ..timing import make_timeline
     from .s3http import ObjectServer
 
@@ -430,7 +431,9 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
             if keep_audio:
                 audio = {"url": server.url(source["bucket"], source["key"], source.get("version_id")),
                          "mode": options.get("audio", "stretch"), "slowdown": slowdown,
-                         "duration": duration}
+                         "duration": duration,
+                         # a trim or a speed curve: the audio follows the plan's time map
+                         "curve": plan_audio(timing, info) if timing is not None else {}}
             for kind in kinds:
                 listing = os.path.join(tmp, f"{kind}.txt")
                 _write_concat_list(listing, [server.url(layout.work_bucket, layout.segment_key(int(item["index"]), kind))

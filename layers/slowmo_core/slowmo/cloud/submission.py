@@ -27,7 +27,7 @@ from urllib.parse import unquote_plus
 from ..errors import InputError
 from .config import VIDEO_SUFFIXES, Settings
 
-OPTION_NAMES = ("factor", "fps", "engine", "model", "audio", "compare", "codec", "crf", "preset")
+OPTION_NAMES = ("factor", "fps", "engine", "model", "audio", "compare", "codec", "crf", "preset", "trim", "ranges", "ease")
 METADATA_PREFIX = "slowmo-"
 _INT_OPTIONS = {"factor", "crf"}
 _BOOL_OPTIONS = {"compare"}
