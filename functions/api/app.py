@@ -2,6 +2,7 @@
 
 POST /jobs      {"upload": {"filename": "clip.mp4"}}       -> a presigned PUT URL for the input bucket
 POST /jobs      {"key": "uploads/clip.mp4", "options": {...}} -> starts (or finds) the job, 202
+POST /jobs      {..., "dryRun": true}                         -> the job's estimate; nothing is started, 200
 GET  /jobs/{id}                                              -> status, progress, outputs, error
 POST /jobs/{id}/retry                                        -> runs a FAILED job again, reusing finished chunks
 
@@ -17,7 +18,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.api import ConflictError, parse_body, presign_upload, retry_job, submit_job
+from slowmo.cloud.api import (
+    ConflictError,
+    estimate_request,
+    is_dry_run,
+    parse_body,
+    presign_upload,
+    retry_job,
+    submit_job,
+)
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore, job_view
 from slowmo.errors import InputError
@@ -43,6 +52,10 @@ def post_job() -> Response:
         presigned = presign_upload(settings, aws.presigner(), body["upload"])
         logger.info("upload URL issued", key=presigned["upload"]["key"], expires_in=presigned["upload"]["expiresIn"])
         return Response(201, content_types.APPLICATION_JSON, presigned)
+    if is_dry_run(body):
+        estimate = estimate_request(settings, body, s3=aws.client("s3"))
+        logger.info("job estimated", job_id=estimate["jobId"], fits=estimate.get("fits"))
+        return Response(200, content_types.APPLICATION_JSON, estimate)
     view, created = submit_job(settings, body, s3=aws.client("s3"), sfn=aws.client("stepfunctions"),
                                store=_store(settings))
     if created:

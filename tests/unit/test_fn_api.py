@@ -102,3 +102,28 @@ def test_retry_of_a_failed_job_starts_a_rerun_execution(cloud):
                                        + ":" + name)
     request = json.loads(execution["input"])["jobRequest"]
     assert request["jobId"] == job_id and request["rerun"] is True and request["options"] == {"factor": 8}
+
+
+def test_dry_run_answers_the_estimate_and_starts_nothing(cloud, clip):
+    cloud.client("s3").upload_file(str(clip), cloud.input_bucket, "library/real.mp4")
+    body = {"key": "library/real.mp4", "options": {"factor": 8, "ranges": ["0.25:0.5@4"], "ease": 0.05}, "dryRun": True}
+    status, answer = cloud.api("POST", "/jobs", body)
+    assert status == 200, answer
+    assert answer["dryRun"] is True and answer["options"]["ranges"] == ["0.25:0.5@4"]
+    estimate = answer["estimate"]
+    assert answer["fits"] is True and estimate["gpuSeconds"] > 0 and estimate["costUsd"] >= 0
+    assert estimate["wallClockSeconds"] > 0
+    executions = cloud.client("stepfunctions").list_executions(stateMachineArn=cloud.state_machine_arn)["executions"]
+    assert executions == []
+    status, _ = cloud.api("GET", f"/jobs/{answer['jobId']}")
+    assert status == 404  # nothing recorded
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"key": "library/clip.mov", "dryRun": "yes"}, "'dryRun' must be true or false"),
+    ({"key": "library/clip.mov", "options": {"ranges": ["1:3", "2:4"]}, "dryRun": True}, "overlap"),
+    ({"key": "library/clip.mov", "options": {"ranges": ["1:2@99"]}}, "from 2 to 64"),
+])
+def test_bad_dry_runs_and_bad_ranges_are_a_400(cloud, body, message):
+    status, answer = cloud.api("POST", "/jobs", body)
+    assert status == 400 and message in answer["message"]

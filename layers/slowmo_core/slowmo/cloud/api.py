@@ -25,7 +25,7 @@ from .submission import (
 API_UPLOAD_PREFIX = "api-uploads/"  # not watched by the upload rule: the client submits explicitly
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_BODY_BYTES = 16 * 1024  # a job request is a few hundred bytes; anything much larger is refused
-JOB_FIELDS = ("key", "bucket", "source", "versionId", "options", "clientToken")
+JOB_FIELDS = ("key", "bucket", "source", "versionId", "options", "clientToken", "dryRun")
 UPLOAD_FIELDS = ("filename",)
 MAX_PRESIGN_SECONDS = 900
 
@@ -86,10 +86,30 @@ def _source_from_body(settings: Settings, body: dict[str, Any]) -> SourceObject:
     return SourceObject(bucket, key, body.get("versionId"))
 
 
+def is_dry_run(body: dict[str, Any]) -> bool:
+    """True for `"dryRun": true`: estimate the job, start nothing (slowmo.cloud.dryrun)."""
+    value = body.get("dryRun", False)
+    if not isinstance(value, bool):
+        raise InputError(f"'dryRun' must be true or false, got {value!r}")
+    return value
+
+
+def estimate_request(settings: Settings, body: dict[str, Any], *, s3) -> dict[str, Any]:
+    """POST /jobs with "dryRun": true: checked like a submission; answers the estimate, starts nothing."""
+    from .dryrun import dry_run
+
+    _no_unknown_fields(body, JOB_FIELDS)
+    if not isinstance(body.get("options") or {}, dict):
+        raise InputError("'options' must be a JSON object")
+    return dry_run(settings, body, _source_from_body(settings, body), s3=s3)
+
+
 def submit_job(settings: Settings, body: dict[str, Any], *, s3, sfn, store: JobStore) -> tuple[dict[str, Any], bool]:
     """Validate, record and start a job. Submitting the same video with the same options again
     returns the existing job (pass a new clientToken to run it again). Returns (job view, created)."""
     _no_unknown_fields(body, JOB_FIELDS + ("upload",))
+    if is_dry_run(body):
+        raise InputError("a dry run starts nothing: send it to estimate_request")
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise InputError("'options' must be a JSON object")
