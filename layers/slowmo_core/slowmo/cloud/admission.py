@@ -46,16 +46,28 @@ def facts_from_index(header: Mp4Header, file_bytes: int | None) -> capacity.Sour
                            header.has_audio)
 
 
+def curve_terms(facts: capacity.Source, options: dict[str, Any], job: capacity.Job) -> tuple[capacity.Source, capacity.Job]:
+    """A trim or slow ranges as the model counts them: the frames kept, and a whole factor that never
+    undercounts the speed curve's output (slowmo.speedcurve.capacity_terms)."""
+    from dataclasses import replace
+
+    from ..speedcurve import capacity_terms, parse_spec
+
+    spec = parse_spec(options.get("trim"), options.get("ranges"), options.get("ease"))
+    frames, factor = capacity_terms(spec, job.factor, facts.frames, facts.fps)
+    return facts.with_frames(frames), replace(job, factor=factor)
+
+
 def judge(facts: capacity.Source, options: dict[str, Any], name: str, *, stack: capacity.Stack | None = None,
           limits=None) -> capacity.CapacityReport:
     """Refuse (InputError, one line starting with the file name) what is over the configured limits
     or what the capacity model says cannot finish; the model's report otherwise."""
     from ..limits import Limits
 
-    job = capacity.Job.from_options(options)
+    work, job = curve_terms(facts, options, capacity.Job.from_options(options))
     (limits or Limits.from_env()).check_video(facts.width, facts.height, facts.duration_s,
-                                              (facts.frames - 1) * job.factor + 1, name)
-    report = capacity.estimate(facts, job, stack or capacity.Stack.from_env())
+                                              (work.frames - 1) * job.factor + 1, name)
+    report = capacity.estimate(work, job, stack or capacity.Stack.from_env())
     if not report.fits:
         raise InputError(f"{name}: {report.refusal()}")
     return report

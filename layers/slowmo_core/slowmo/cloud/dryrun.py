@@ -4,19 +4,16 @@ The request is validated exactly as a real submission is (fields, options, the s
 the capacity model (slowmo.capacity, the one admission uses) is run on the facts the video's index
 gives (slowmo.cloud.admission.read_index: a few ranged GETs, no download). Trim and slow ranges are
 handed to the model as the frames they keep and the whole factor that never undercounts their output
-(slowmo.speedcurve.capacity_terms). A video whose index cannot be read without a download (MKV, AVI,
-a fragmented MP4) gets no figures, and says so.
+(admission.curve_terms, the rule admission itself uses). A video whose index cannot be read without a
+download (MKV, AVI, a fragmented MP4) gets no figures, and says so.
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import replace
 from typing import Any
 
 from .. import capacity
-from ..options import JobOptions
-from ..speedcurve import capacity_terms
 from .config import Settings
 from .submission import SourceObject, check_source_size, head_source, request_from_api
 
@@ -24,7 +21,7 @@ from .submission import SourceObject, check_source_size, head_source, request_fr
 def dry_run(settings: Settings, body: dict[str, Any], source: SourceObject, *, s3,
             stack: capacity.Stack | None = None) -> dict[str, Any]:
     """The estimate for a job request whose body and source have been checked like a submission's."""
-    from .admission import facts_from_index, read_index
+    from .admission import curve_terms, facts_from_index, read_index
 
     source, _metadata = head_source(s3, source)
     check_source_size(source)
@@ -38,11 +35,8 @@ def dry_run(settings: Settings, body: dict[str, Any], source: SourceObject, *, s
         view["message"] = (f"{posixpath.basename(source.key)}: its index cannot be read without downloading it; "
                            "submit the job and Extract estimates it before any GPU time is spent")
         return view
-    facts = facts_from_index(header, size)
-    options = JobOptions.from_dict(request.options)
-    frames, factor = capacity_terms(options.curve_spec, options.factor, facts.frames, facts.fps)
-    job = replace(capacity.Job.from_options(request.options), factor=factor)
-    report = capacity.estimate(facts.with_frames(frames), job, stack or capacity.Stack.from_env())
+    work, job = curve_terms(facts_from_index(header, size), request.options, capacity.Job.from_options(request.options))
+    report = capacity.estimate(work, job, stack or capacity.Stack.from_env())
     view["estimate"] = report.to_dict()
     view["fits"] = report.fits
     view["refusal"] = report.refusal()
