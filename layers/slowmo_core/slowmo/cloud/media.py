@@ -150,23 +150,33 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         return {"index": index, "start": start, "end": end, "frames": written.frame_count}
 
     splitter = ChunkSplitter(chunk_frames)
+    first, last = timing.first_frame, timing.last_frame  # a trim keeps only these frames (slowmo.speedcurve)
+    decoded = [0]
+
+    def kept(frames):
+        for index, frame in enumerate(frames):  # read to the end, whatever the trim: see below
+            decoded[0] = index + 1
+            if first <= index <= last:
+                yield frame
+
     futures = []
     with ThreadPoolExecutor(max_workers=upload_workers) as pool:
         # read to the end: only then does the decoder report a corrupt or truncated stream
-        for chunk, frames in splitter.split(read_frames(info)):
-            futures.append(pool.submit(store, chunk.index, chunk.start, chunk.end, frames))
+        for chunk, frames in splitter.split(kept(read_frames(info))):
+            futures.append(pool.submit(store, chunk.index, chunk.start + first, chunk.end + first, frames))
             # bounded memory: at most 2 x workers chunks of frames wait for their upload
             pending = [f for f in futures if not f.done()]
             if len(pending) > 2 * upload_workers:
                 pending[0].result()
         items = [f.result() for f in futures]
-    if splitter.decoded < 2:
-        raise InputError(f"{name}: only {splitter.decoded} frame could be decoded; need at least 2")
-    if splitter.decoded < info.frame_count:
+    if decoded[0] < 2:
+        raise InputError(f"{name}: only {decoded[0]} frame could be decoded; need at least 2")
+    if decoded[0] < info.frame_count:
         # the decoder ended early without an error: publishing would drop the missing frames (as run_job refuses)
-        raise InputError(f"{name}: is truncated or corrupt: decoded {splitter.decoded} of {info.frame_count} frames")
+        raise InputError(f"{name}: is truncated or corrupt: decoded {decoded[0]} of {info.frame_count} frames")
     # the plan's chunks, now that the cuts are known: the very ranges the splitter cut
-    timing = plan_job(info, opts, chunk_frames=chunk_frames, cuts=splitter.cuts)
+    cuts = [c + first for c in splitter.cuts]
+    timing = plan_job(info, opts, chunk_frames=chunk_frames, cuts=cuts)
     planned = timing.chunks
     if [(c.start, c.end) for c in planned] != [(it["start"], it["end"]) for it in items]:
         raise RuntimeError("internal error: the extracted chunks differ from the plan's chunks")
@@ -183,7 +193,7 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         "chunkCount": len(items),
         "sourceFrames": source_frames,
         "outputFrames": timing.output_count,
-        "cuts": splitter.cuts,
+        "cuts": cuts,
         "warnings": warnings,
         "timing": timing.to_dict(),
     }
