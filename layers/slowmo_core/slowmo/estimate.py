@@ -239,24 +239,6 @@ def calibrate(info: VideoInfo, options: JobOptions, plan: Plan, *, engine_option
     )
 
 
-def _calibrate_compare(info: VideoInfo, options: JobOptions, plan: Plan, frames: list[np.ndarray]) -> float:
-    """Seconds per side-by-side frame: composed from the sample and encoded at twice the width."""
-    from .compare import SideBySide
-
-    side = SideBySide(info.width, info.height, "original", "slowmo")
-    timings = []
-    with tempfile.TemporaryDirectory(prefix="slowmo-estimate-") as tmp:
-        for count in (len(frames) // 2, len(frames)):
-            started = time.perf_counter()
-            with VideoWriter(Path(tmp) / "compare.mp4", side.width, side.height, plan.output_fps,
-                             **_encode_options(info, options)) as writer:
-                for frame in frames[:count]:
-                    writer.write(side.compose(frames[0], frame))
-            timings.append((count, time.perf_counter() - started))
-    (n1, s1), (n2, s2) = timings
-    return _per_unit(s1, n1, s2, n2)
-
-
 def _per_unit(short_s: float, short_n: int, long_s: float, long_n: int) -> float:
     """Seconds per unit from a short and a long run: their difference removes the start-up cost. When
     noise makes it vanish (tiny frames, a busy machine), the long run's average, an upper bound."""
@@ -286,21 +268,42 @@ def _run_together(info: VideoInfo, options: JobOptions, plan: Plan, engine, fram
 
 def _calibrate_encode(info: VideoInfo, options: JobOptions, plan: Plan, frames: list[np.ndarray]) -> tuple[float, float, float]:
     """Seconds and bytes per output frame for this content at the job's codec, crf and preset, and the
-    wall seconds of encoding the whole sample."""
-    sample = frames  # consecutive output frames, as the run writes them
+    wall seconds of encoding the sample once.
+
+    The sample, then the sample and its reverse (motion continues, no cut): the difference between the
+    two encodes is the steady per-frame cost, without ffmpeg's start and x264's lookahead fill, which
+    make the first few dozen frames of an encode look about twice as dear (measured on 720p)."""
+    once = frames
+    twice = frames + frames[::-1]
+    timings = []
     with tempfile.TemporaryDirectory(prefix="slowmo-estimate-") as tmp:
         path = Path(tmp) / "calibration.mp4"
-        encode = _encode_options(info, options)
-        # two lengths: the difference removes ffmpeg's start and x264's lookahead from the per-frame rate
-        timings = []
-        for count in (len(sample) // 2, len(sample)):
+        for sample in (once, twice):
             started = time.perf_counter()
-            with VideoWriter(path, info.width, info.height, plan.output_fps, **encode) as writer:
-                for frame in sample[:count]:
+            with VideoWriter(path, info.width, info.height, plan.output_fps, **_encode_options(info, options)) as writer:
+                for frame in sample:
                     writer.write(frame)
-            timings.append((count, time.perf_counter() - started, os.path.getsize(path)))
+            timings.append((len(sample), time.perf_counter() - started, os.path.getsize(path)))
     (n1, s1, b1), (n2, s2, b2) = timings
-    return _per_unit(s1, n1, s2, n2), max(1.0, (b2 - b1) / (n2 - n1)), s2
+    return _per_unit(s1, n1, s2, n2), max(1.0, (b2 - b1) / (n2 - n1)), s1
+
+
+def _calibrate_compare(info: VideoInfo, options: JobOptions, plan: Plan, frames: list[np.ndarray]) -> float:
+    """Seconds per side-by-side frame: composed from the sample and encoded at twice the width."""
+    from .compare import SideBySide
+
+    side = SideBySide(info.width, info.height, "original", "slowmo")
+    timings = []
+    with tempfile.TemporaryDirectory(prefix="slowmo-estimate-") as tmp:
+        for sample in (frames, frames + frames[::-1]):
+            started = time.perf_counter()
+            with VideoWriter(Path(tmp) / "compare.mp4", side.width, side.height, plan.output_fps,
+                             **_encode_options(info, options)) as writer:
+                for frame in sample:
+                    writer.write(side.compose(frames[0], frame))
+            timings.append((len(sample), time.perf_counter() - started))
+    (n1, s1), (n2, s2) = timings
+    return _per_unit(s1, n1, s2, n2)
 
 
 # ------------------------------------------------------------------------------------------ the estimate
