@@ -50,7 +50,7 @@ def measure(clip: str, label: str, fields: dict, trim: str | None) -> dict:
         out = Path(tmp) / "out.mp4"
         compare = Path(tmp) / "compare.mp4" if options.compare else None
         started = time.perf_counter()
-        report = run_job(clip, out, options, compare_path=compare)
+        report = run_job(clip, out, options, compare_path=compare, jobs=1)  # what the estimate models
         real_s = time.perf_counter() - started
         real_bytes = os.path.getsize(out)
     return {

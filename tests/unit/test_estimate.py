@@ -47,7 +47,7 @@ def test_estimate_with_cloud_has_gpu_seconds_wall_clock_cost_and_fit(small_clip,
 def test_human_form_names_each_figure(small_clip, run_cli):
     code, out, err = run_cli("estimate", small_clip, "--factor", "4", "--engine", "blend")
     assert code == 0, err
-    assert "output: 141 frames" in out and "time on this machine: about" in out and "fits the limits" in out
+    assert "output: 141 frames" in out and "time on this machine with --jobs 1: about" in out and "fits the limits" in out
 
 
 def test_over_a_limit_is_reported_not_refused(small_clip, run_cli, monkeypatch):

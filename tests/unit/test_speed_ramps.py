@@ -218,3 +218,19 @@ def test_chunked_speed_curve_plan_equals_single_pass(engine_name, spec):
     assert len(assembled) == len(single)
     for i, (a, b) in enumerate(zip(assembled, single, strict=True)):
         assert np.array_equal(a, b), f"output frame {i} differs"
+
+
+def test_local_workers_give_the_single_pass_frames_with_ranges_and_trim(ramp_clip, tmp_path, run_cli):
+    import cv2
+
+    outputs = {}
+    for jobs in ("1", "2"):
+        folder = tmp_path / f"jobs{jobs}"
+        code, _, err = run_cli("run", ramp_clip, "-o", f"{folder}/", "--factor", "4", "--trim", "0.5:2.5",
+                               "--range", "1:1.5@8", "--ease", "0.1", "--engine", "flow", "--jobs", jobs,
+                               "--chunk-frames", "9", "--no-progress")
+        assert code == 0, err
+        outputs[jobs] = sorted(folder.glob("*.png"))
+    assert len(outputs["1"]) == len(outputs["2"]) > 60
+    for one, two in zip(outputs["1"], outputs["2"], strict=True):
+        assert np.array_equal(cv2.imread(str(one)), cv2.imread(str(two))), one.name

@@ -13,7 +13,9 @@ where each stage's total is its per-unit cost times the plan's counts (source fr
 frames synthesised; output frames, and with --compare the side-by-side frames, composed and encoded
 in the calibration too).
 
-Nothing is written except temporary files, which are removed.
+The time is that of a run with --jobs 1 (one process, all cores to its threads); what --jobs N
+workers gain on top is not modelled here (docs/parallel.md). Nothing is written except temporary
+files, which are removed.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class Estimate:
             f"{Path(self.input).name}: {self.width}x{self.height}, engine {self.engine}",
             f"output: {self.output_frames} frames ({self.synthesised_frames} synthesised) at {self.output_fps} fps, "
             f"{self.output_duration_s:.2f} s, about {_size(self.output_size_bytes)}",
-            f"time on this machine: about {_duration(self.local_seconds)} "
+            f"time on this machine with --jobs 1: about {_duration(self.local_seconds)} "
             f"(calibrated on {self.calibration.pairs} pairs of this input in {self.calibration.measured_in_s:.1f} s)",
             "fits the limits" if self.fits else f"does not fit: {self.limit_exceeded}",
         ]
