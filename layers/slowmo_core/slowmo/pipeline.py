@@ -199,6 +199,8 @@ def run_job(
     chunks = plan.chunks
     jobs = min(jobs or default_jobs(info.width, info.height, options.engine, output_frames=plan.output_count), len(chunks))
     key = run_key(info, options, engine, chunk_frames=chunk_frames, sequence=sequence)
+    # the plan itself (grid, chunk ranges): a planner that changed since the interruption starts afresh
+    key["plan"] = {name: value for name, value in plan.to_dict().items() if name != "source"}
     with write_errors_as_one_line(output, folder):
         store, fresh_reason = ChunkStore.open(work_folder_for(final, folder), key, resume=resume)
     if fresh_reason is not None:
