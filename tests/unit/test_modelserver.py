@@ -228,14 +228,16 @@ def test_djl_adapter_answers_a_bad_request_with_400(s3, monkeypatch, request_bod
 
 
 @pytest.mark.parametrize("exc, body, code", [
-    (RuntimeError("engine fault\nsecond line"), {"error": "InternalError", "message": "RuntimeError: engine fault"}, 500),
-    (MemoryError(), {"error": "InternalError", "message": "MemoryError: no detail"}, 500),
-    (InputError(""), {"error": "InputError", "message": "InputError"}, 400),
-    (EngineUnavailableError("no FILM model\nat /opt/ml"), {"error": "EngineUnavailableError",
-                                                           "message": "no FILM model"}, 503),
+    (RuntimeError("engine fault\nsecond line"),
+     {"error": "InternalError", "message": "RuntimeError: engine fault", "retryable": True}, 500),
+    (MemoryError(), {"error": "InternalError", "message": "MemoryError: no detail", "retryable": True}, 500),
+    (InputError(""), {"error": "InputError", "message": "InputError", "retryable": False}, 400),
+    (EngineUnavailableError("no FILM model\nat /opt/ml"),
+     {"error": "EngineUnavailableError", "message": "no FILM model", "retryable": True}, 503),
 ])
 def test_a_failure_is_one_line_with_its_kind_and_status(exc, body, code):
-    # what SageMaker's error notification and the job's reason show: one line that says what kind of failure
+    # what SageMaker's error notification and the job's reason show: one line that says what kind of failure,
+    # and whether trying again can help (a bad request cannot)
     result = modelserver.error_result(exc)
-    assert {k: result[k] for k in ("status", "error", "message")} == {"status": "failed", **body}
+    assert {k: result[k] for k in ("status", "error", "message", "retryable")} == {"status": "failed", **body}
     assert modelserver.status_code(exc) == code
