@@ -162,3 +162,15 @@ def test_errors(tmp_path):
     (tmp_path / "junk.mkv").write_bytes(b"\x00junk" * 100)
     with pytest.raises(SlowmoError):
         list(chunkio.read_chunk(tmp_path / "junk.mkv"))
+
+
+def test_sixteen_bit_frames_round_trip_exactly(tmp_path):
+    """16-bit frames (the path for input deeper than 8 bits) go into FFV1 gbrp16le and come back bit-exact."""
+    rng = np.random.default_rng(7)
+    frames = [rng.integers(0, 65536, size=(37, 51, 3), dtype=np.uint16) for _ in range(4)]
+    info = chunkio.write_chunk(frames, tmp_path / "deep.mkv", 24)
+    assert info.frame_count == 4 and chunkio.chunk_format(tmp_path / "deep.mkv") == (51, 37, 16)
+    back = list(chunkio.read_chunk(tmp_path / "deep.mkv"))
+    assert all(b.dtype == np.uint16 and np.array_equal(a, b) for a, b in zip(frames, back, strict=True))
+    with pytest.raises(InputError, match="all alike"):
+        chunkio.write_chunk([frames[0], frames[1].astype(np.uint8)], tmp_path / "mixed.mkv", 24)

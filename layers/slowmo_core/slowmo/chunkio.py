@@ -19,7 +19,10 @@ writer thread through a bounded queue (the caller's next frame is computed while
 ffmpeg writes the container to a pipe that a consumer (e.g. ``s3.upload_fileobj``) reads while frames are
 still being encoded.
 
-Frames are uint8 (H, W, 3) RGB.
+Frames are uint8 (H, W, 3) RGB, or uint16 for the 16-bit path of high-bit-depth input. Ut Video is 8-bit
+only (ffmpeg's encoder takes gbrp/gbrap/yuv 8-bit; `ffmpeg -h encoder=utvideo`), so 16-bit frames go
+into FFV1 as gbrp16le, which is lossless at 16 bits (`ffmpeg -h encoder=ffv1` lists gbrp16le), whatever
+codec was asked for; readers see the pixel format and return uint16.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ CODECS: dict[str, list[str]] = {
     "x264rgb": ["-c:v", "libx264rgb", "-qp", "0", "-preset", "veryfast", "-pix_fmt", "rgb24"],
 }
 DEFAULT_CODEC = "utvideo"
+CODEC_16BIT = ["-c:v", "ffv1", "-level", "3", "-pix_fmt", "gbrp16le", "-g", "1", "-slices", "4", "-slicecrc", "1"]
 QUEUE_BYTES = 64 << 20  # frames buffered between the caller and ffmpeg, each way
 _END = object()
 
@@ -111,12 +115,13 @@ def _encode(frames, target: str, name: str, fps, codec: str, consume) -> ChunkIn
     if first is None:
         raise InputError("cannot write an empty chunk (no frames)")
     height, width = _check(first, None)
-    frame_bytes = width * height * 3
+    deep = first.dtype == np.uint16
+    frame_bytes = width * height * 3 * first.dtype.itemsize
     args = [
         "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+        "-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-s", f"{width}x{height}",
         "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0",
-        "-an", *CODECS[codec], "-fps_mode", "passthrough", "-f", "matroska", target,
+        "-an", *(CODEC_16BIT if deep else CODECS[codec]), "-fps_mode", "passthrough", "-f", "matroska", target,
     ]
     with tempfile.TemporaryFile() as errf:
         proc = popen_ffmpeg(args, stdin=subprocess.PIPE,
@@ -163,7 +168,7 @@ def _encode(frames, target: str, name: str, fps, codec: str, consume) -> ChunkIn
         try:
             frame = first
             while frame is not None:
-                _check(frame, (height, width))
+                _check(frame, (height, width), first.dtype)
                 if state["writer_error"] is None:
                     frames_q.put(np.ascontiguousarray(frame).data)
                 count += 1
@@ -243,9 +248,11 @@ def _grow_pipe(fileobj, want: int) -> None:
         pass
 
 
-def _check(frame: np.ndarray, size: tuple[int, int] | None) -> tuple[int, int]:
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise InputError(f"chunk frames must be uint8 (H, W, 3) arrays, got {getattr(frame, 'shape', type(frame))}")
+def _check(frame: np.ndarray, size: tuple[int, int] | None, dtype=None) -> tuple[int, int]:
+    if (not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3
+            or frame.dtype not in (np.uint8, np.uint16) or (dtype is not None and frame.dtype != dtype)):
+        raise InputError(f"chunk frames must be uint8 or uint16 (H, W, 3) arrays, all alike, got "
+                         f"{getattr(frame, 'shape', type(frame))} {getattr(frame, 'dtype', '')}")
     if size is not None and frame.shape[:2] != size:
         raise InputError(f"frame size changed inside a chunk: {frame.shape[:2]} after {size}")
     return frame.shape[0], frame.shape[1]
@@ -257,6 +264,12 @@ _STREAM_RE = re.compile(r"Stream #\d+:\d+.*?: Video: .*?[ ,](\d{1,5})x(\d{1,5})(
 
 def chunk_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) of a chunk file, from ffmpeg's stream description."""
+    width, height, _depth = chunk_format(path)
+    return width, height
+
+
+def chunk_format(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(width, height, bits per channel: 8 or 16) of a chunk file, from ffmpeg's stream description."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError(f"chunk file not found: {path}")
@@ -264,7 +277,8 @@ def chunk_size(path: str | os.PathLike) -> tuple[int, int]:
     m = _STREAM_RE.search(proc.stderr)
     if not m:
         raise InputError(f"not a readable video chunk: {path} ({last_error_line(proc.stderr)})")
-    return int(m.group(1)), int(m.group(2))
+    line = proc.stderr[m.start():proc.stderr.find("\n", m.start())]
+    return int(m.group(1)), int(m.group(2)), 16 if re.search(r"\b\w+(1[0-6]|9)(le|be)\b", line) else 8
 
 
 def read_chunk(path: str | os.PathLike, *, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
@@ -274,12 +288,13 @@ def read_chunk(path: str | os.PathLike, *, start: int = 0, count: int | None = N
     early stops ffmpeg.
     """
     path = os.fspath(path)
-    width, height = chunk_size(path)
-    frame_bytes = width * height * 3
+    width, height, depth = chunk_format(path)
+    dtype = np.dtype("<u2") if depth > 8 else np.dtype(np.uint8)
+    frame_bytes = width * height * 3 * dtype.itemsize
     limit = None if count is None else start + count
     args = ["-loglevel", "error", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
             *(["-frames:v", str(limit)] if limit is not None else []),
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+            "-f", "rawvideo", "-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "pipe:1"]
     with tempfile.TemporaryFile() as errf:
         proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=errf, bufsize=0)
         _grow_pipe(proc.stdout, frame_bytes)
@@ -302,7 +317,7 @@ def read_chunk(path: str | os.PathLike, *, start: int = 0, count: int | None = N
                     frame = _read_frame(proc.stdout, frame_bytes)
                     if frame is None:
                         break
-                    if index >= start and not put(frame.reshape(height, width, 3)):
+                    if index >= start and not put(frame.view(dtype).reshape(height, width, 3)):
                         return
                     index += 1
                 put((_END, index))

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--audio", choices=AUDIO_MODES, default=DEFAULT_AUDIO,
                      help=f"stretch (pitch kept), drop, or original speed (default: {DEFAULT_AUDIO})")
     run.add_argument("--compare", metavar="PATH", help="also write a side-by-side comparison video")
-    run.add_argument("--codec", choices=CODECS, default="h264")
+    run.add_argument("--codec", choices=CODECS, default="auto", help="auto: H.264 for 8-bit input, HEVC Main10 for deeper input")
     run.add_argument("--crf", type=int, default=18, help="quality, 0 (lossless) to 51 (default: 18)")
     run.add_argument("--preset", choices=PRESETS, default="medium", help="encoder speed/size trade-off")
     run.add_argument("-j", "--jobs", type=_positive_int, metavar="N",

@@ -30,11 +30,12 @@ class SideBySide:
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, self._font_scale, self._thickness)
         pad = max(4, th // 2)
         cv2.rectangle(canvas, (x + pad, pad), (x + 3 * pad + tw, 3 * pad + th + base), (0, 0, 0), thickness=-1)
+        white = float(np.iinfo(canvas.dtype).max)
         cv2.putText(canvas, text, (x + 2 * pad, 2 * pad + th), cv2.FONT_HERSHEY_SIMPLEX, self._font_scale,
-                    (255, 255, 255), self._thickness, cv2.LINE_AA)
+                    (white, white, white), self._thickness, cv2.LINE_AA)
 
     def compose(self, source_frame: np.ndarray, result_frame: np.ndarray) -> np.ndarray:
-        canvas = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        canvas = np.empty((self.height, self.width, 3), dtype=result_frame.dtype)
         canvas[:, : self.half_width] = self._fit(source_frame)
         canvas[:, self.half_width :] = self._fit(result_frame)
         self._label(canvas, self._labels[0], 0)

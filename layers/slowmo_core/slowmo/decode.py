@@ -15,8 +15,9 @@ from .ffmpeg import last_error_line, popen_ffmpeg
 from .probe import VideoInfo
 
 
-def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None) -> list[str]:
-    """ffmpeg arguments that write upright RGB24 frames of info's video to stdout.
+def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None, depth: int = 8) -> list[str]:
+    """ffmpeg arguments that write upright RGB frames of info's video to stdout: RGB24, or RGB48 (16 bits
+    per channel, little-endian) for depth 16.
 
     ffmpeg applies the rotation (autorotate), so frames come out as a viewer sees them. Without fps,
     every decoded frame comes out exactly once (-fps_mode passthrough: the raw muxer would otherwise
@@ -33,20 +34,21 @@ def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int
         args += ["-fps_mode", "passthrough"]
     if max_frames is not None:
         args += ["-frames:v", str(max_frames)]
-    return args + ["-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    return args + ["-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-f", "rawvideo", "-"]
 
 
 def read_frames(
-    info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None
+    info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None, depth: int = 8
 ) -> Iterator[np.ndarray]:
-    """Yield the video's frames as (H, W, 3) uint8 RGB arrays, one at a time.
+    """Yield the video's frames as (H, W, 3) RGB arrays, one at a time: uint8, or uint16 for depth 16.
 
     Raises InputError if ffmpeg fails to decode the stream part way (truncated or corrupt file).
     """
     height, width = info.height, info.width
-    frame_bytes = width * height * 3
+    dtype = np.dtype("<u2") if depth > 8 else np.dtype(np.uint8)
+    frame_bytes = width * height * 3 * dtype.itemsize
     with tempfile.TemporaryFile() as errors:
-        proc = popen_ffmpeg(decode_args(info, fps=fps, max_frames=max_frames), stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes)
+        proc = popen_ffmpeg(decode_args(info, fps=fps, max_frames=max_frames, depth=depth), stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes)
         try:
             while True:
                 buffer = bytearray(frame_bytes)
@@ -59,7 +61,7 @@ def read_frames(
                     filled += n
                 if filled < frame_bytes:
                     break
-                yield np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 3)
+                yield np.frombuffer(buffer, dtype=dtype).reshape(height, width, 3)
         finally:
             if proc.poll() is None:
                 proc.stdout.close()

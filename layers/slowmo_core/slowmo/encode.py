@@ -61,23 +61,31 @@ def encode_args(
     color: ColorTags | None = None,
     container_format: str | None = None,
     threads: int | None = None,
+    depth: int = 8,
 ) -> list[str]:
-    """ffmpeg arguments reading RGB24 frames of width x height on stdin and writing a video to path.
+    """ffmpeg arguments reading RGB frames of width x height on stdin and writing a video to path.
 
     threads caps the encoder's threads (a local parallel run gives each worker its share of the cores).
+    depth 8: RGB24 in, 8-bit 4:2:0 out. depth 16: RGB48 (16 bits per channel) in, 10-bit 4:2:0 out:
+    HEVC Main10 for codec auto/h265, H.264 High 10 for h264. The colour tags are set on the frames
+    either way, so PQ and HLG stay HDR.
     """
+    from .options import output_codec
+
+    codec = output_codec(codec, depth)
     if codec not in VIDEO_CODECS:
         raise InputError(f"codec must be one of {', '.join(VIDEO_CODECS)}, got {codec!r}")
     out_w, out_h = even_size(width, height)
     fps = Fraction(fps)
     matrix = color.matrix if color else "bt601"
     out_range = (color.range if color else None) or "tv"
-    filters = [f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic", "format=yuv420p"]
+    out_format = "yuv420p10le" if depth > 8 else "yuv420p"
+    filters = [f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic", f"format={out_format}"]
     if tags := color_filter(color):
         filters.append(tags)
     args = [
         "-loglevel", "error",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_w}x{out_h}",
+        "-f", "rawvideo", "-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-s", f"{out_w}x{out_h}",
         "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
         "-vf", ",".join(filters),
         *VIDEO_CODECS[codec], "-preset", preset, "-crf", str(crf),
@@ -110,6 +118,7 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: Fraction, **options):
         self.path = str(path)
+        self.dtype = np.uint16 if options.get("depth", 8) > 8 else np.uint8
         self.width, self.height = width, height
         self.out_width, self.out_height = even_size(width, height)
         self.frames_written = 0
@@ -137,8 +146,9 @@ class VideoWriter:
                 self._broken = True
 
     def write(self, frame: np.ndarray) -> None:
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected a {self.width}x{self.height} RGB uint8 frame, got {frame.shape} {frame.dtype}")
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != self.dtype:
+            raise ValueError(f"expected a {self.width}x{self.height} RGB {np.dtype(self.dtype).name} frame, "
+                             f"got {frame.shape} {frame.dtype}")
         if (self.out_width, self.out_height) != (self.width, self.height):
             frame = np.pad(frame, ((0, self.out_height - self.height), (0, self.out_width - self.width), (0, 0)), mode="edge")
         if self._broken:

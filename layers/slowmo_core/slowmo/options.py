@@ -16,7 +16,9 @@ from .timing import MAX_FACTOR, MIN_FACTOR
 ENGINES = ("flow", "blend", "film")
 AUDIO_MODES = ("stretch", "drop", "original")
 DEFAULT_AUDIO = "stretch"
-CODECS = ("h264", "h265")
+CODECS = ("auto", "h264", "h265")  # auto: h264 for 8-bit input, HEVC Main10 for deeper input
+# Engines that take 16-bit frames (uint16); the others get 8 bits per channel.
+HIGH_BIT_DEPTH_ENGINES = ("flow", "blend")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 MAX_OUTPUT_FPS = 1000
 FALLBACK_MODES = ("auto", "off")  # see fallback.py
@@ -46,6 +48,19 @@ def parse_fps(value: Any) -> Fraction:
     return fps
 
 
+def working_depth(bit_depth: int, engine: str) -> int:
+    """Bits per channel frames are decoded, synthesised and encoded at: 16 for input deeper than 8 bits
+    (when the engine takes it), else today's fast 8-bit path."""
+    return 16 if bit_depth > 8 and engine in HIGH_BIT_DEPTH_ENGINES else 8
+
+
+def output_codec(codec: str, depth: int) -> str:
+    """The encoder for a requested codec: auto is HEVC (Main10) for 16-bit work, H.264 otherwise."""
+    if codec == "auto":
+        return "h265" if depth > 8 else "h264"
+    return codec
+
+
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise InputError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -60,7 +75,7 @@ class JobOptions:
     model: str | None = None  # FILM SavedModel path or variant
     audio: str = DEFAULT_AUDIO
     compare: bool = False
-    codec: str = "h264"
+    codec: str = "auto"
     crf: int = 18
     preset: str = "medium"
     fallback: str = "auto"  # auto: publish the least-bad result where the engine is unsure (fallback.py)

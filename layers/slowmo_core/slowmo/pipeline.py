@@ -27,7 +27,7 @@ from .destination import check_destination, write_errors_as_one_line
 from .engines import create_engine
 from .errors import InputError
 from .limits import Limits
-from .options import JobOptions
+from .options import JobOptions, working_depth
 from .parallel import WorkerFailed, default_jobs, run_parallel, run_serial
 from .plan import Plan, plan_job
 from .probe import VideoInfo, probe
@@ -85,8 +85,9 @@ def check_input(info: VideoInfo, options: JobOptions, limits: Limits, plan: Plan
         raise InputError(f"{Path(info.path).name}: has only {info.frame_count} frame; need at least 2 to interpolate")
     plan = plan or plan_job(info, options)
     limits.check_video(info.width, info.height, info.duration, plan.output_count, Path(info.path).name)
-    if info.bit_depth > 8 or info.color.is_hdr:
-        warnings.append(f"{info.pix_fmt} input is processed in 8 bits per channel; colour tags are kept")
+    if info.bit_depth > 8 and working_depth(info.bit_depth, options.engine) == 8:
+        warnings.append(f"{info.pix_fmt} input is processed in 8 bits per channel by the {options.engine} engine "
+                        "(flow and blend keep 16); colour tags are kept")
     return warnings
 
 
@@ -148,9 +149,12 @@ def run_job(
     jobs: int | None = None,
     resume: bool = False,
     chunk_frames: int | None = None,
+    bit_depth: int | None = None,
 ) -> JobReport:
     """Make the slow-motion video (or PNG frames) of input_path at output.
 
+    bit_depth: bits per channel to work at, 8 or 16 (default: 16 for input deeper than 8 bits when the
+    engine takes it, else 8; the benchmark forces 8 to measure the 16-bit path's cost).
     jobs: worker processes (default: the usable cores, within the available memory). resume: reuse
     the chunks an interrupted run of the same input and options left in its work folder.
     """
@@ -190,7 +194,9 @@ def run_job(
         check_free_space(Path(compare_path).resolve().parent, needs["compare"], Path(compare_path).name)
 
     keep_audio = info.has_audio and options.audio != "drop" and not sequence
-    encode_opts = {"codec": options.codec, "crf": options.crf, "preset": options.preset, "color": info.color}
+    depth = bit_depth or working_depth(info.bit_depth, options.engine)
+    encode_opts = {"codec": options.codec, "crf": options.crf, "preset": options.preset, "color": info.color,
+                   "depth": depth}
     settings = RenderSettings(
         factor=options.factor, engine=options.engine, width=info.width, height=info.height, output_fps=output_fps,
         sequence=sequence, encode=encode_opts, compare=compare_path is not None,
@@ -211,7 +217,7 @@ def run_job(
     try:
         with write_errors_as_one_line(output, folder):
             bar = progress(plan.output_count, initial=sum(r["frames"] for r in done.values())) if progress else None
-            frames = _window(read_frames(info), plan.first_frame, plan.last_frame)  # a trim keeps only these
+            frames = _window(read_frames(info, depth=depth), plan.first_frame, plan.last_frame)  # a trim keeps only these
             on_frames = bar.update if bar is not None else None
             if jobs > 1:
                 fresh = run_parallel(frames, chunks, settings, store, done, jobs, on_frames)

@@ -50,7 +50,7 @@ def fill_pair(
     sig_a: Signature | None = None, sig_b: Signature | None = None,
 ) -> tuple[PairKind, list[np.ndarray]]:
     """The frames at times ts (or t = j/K for a whole number K) between a and b, and what kind of pair it was."""
-    kind = classify_pair(a, b, sig_a, sig_b)
+    kind = classify_pair(eight_bit(a), eight_bit(b), sig_a, sig_b)
     ts = slot_times(factor_or_ts) if isinstance(factor_or_ts, int) else list(factor_or_ts)
     if kind is PairKind.MOTION and ts:
         return kind, _checked_count(engine, engine.interpolate(a, b, ts), ts)
@@ -70,6 +70,25 @@ def _checked_count(engine: Engine, frames: list[np.ndarray], ts: Sequence[float]
     if len(frames) != len(ts):
         raise RuntimeError(f"engine {engine.name} returned {len(frames)} frames for {len(ts)} slots")
     return frames
+
+
+def eight_bit(frame: np.ndarray) -> np.ndarray:
+    """The frame at 8 bits per channel: what cut and repeat detection look at, whatever the working depth
+    (their thresholds are in 8-bit grey levels)."""
+    return frame if frame.dtype == np.uint8 else (frame >> 8).astype(np.uint8)
+
+
+def _guard(a: np.ndarray, b: np.ndarray, ts, frames: list, mode: str):
+    """The fallback (fallback.py) for 8-bit frames as is; for 16-bit frames the risk is measured on their
+    8-bit view (optical flow takes 8-bit images) and the fallback mixes them in float, back to 16 bits."""
+    if a.dtype == np.uint8 or mode == "off":
+        return guard_pair(a, b, ts, frames, mode)
+    from .fallback import apply_fallback, pair_risk
+
+    risk = pair_risk(eight_bit(a), eight_bit(b))
+    mixed, choice = apply_fallback(a.astype(np.float32), b.astype(np.float32), ts,
+                                   [f.astype(np.float32) for f in frames], risk, mode)
+    return [np.clip(f + np.float32(0.5), 0, 65535).astype(np.uint16) for f in mixed], choice
 
 
 def constant_rate_frames(factor: int) -> Iterator[OutputFrame]:
@@ -121,7 +140,7 @@ def synthesize(
             else:
                 between = _fill_without_engine(kind, a, b, ts)
             if kind is PairKind.MOTION and between and engine.name != "blend":  # a cross-fade needs no fallback
-                between, choice = guard_pair(a, b, ts, between, fallback)
+                between, choice = _guard(a, b, ts, between, fallback)
                 if choice is not None and choice.action != KEEP:
                     report.fallback.setdefault(choice.action, []).append(first_index + local)
             if kind is PairKind.CUT:
@@ -139,13 +158,13 @@ def synthesize(
         if upcoming is None:
             break
         report.source_frames += 1
-        sig = signature(frame)
+        sig = signature(eight_bit(frame))
         if previous is not None:
             ts = []
             while upcoming is not None and upcoming.index == local - 1 and not upcoming.is_source:
                 ts.append(upcoming.t)
                 upcoming = next(pending, None)
-            held.append(("pair", previous, frame, ts, classify_pair(previous, frame, previous_sig, sig), local))
+            held.append(("pair", previous, frame, ts, classify_pair(eight_bit(previous), eight_bit(frame), previous_sig, sig), local))
         if upcoming is not None and upcoming.index < local:
             raise ValueError(f"output frame {upcoming} is out of order (source frame {local} already read)")
         if upcoming is not None and upcoming.index == local and upcoming.is_source:

@@ -162,7 +162,10 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
     futures = []
     with ThreadPoolExecutor(max_workers=upload_workers) as pool:
         # read to the end: only then does the decoder report a corrupt or truncated stream
-        for chunk, frames in splitter.split(kept(read_frames(info))):
+        from ..options import working_depth
+
+        depth = working_depth(info.bit_depth, opts.engine)
+        for chunk, frames in splitter.split(kept(read_frames(info, depth=depth))):
             futures.append(pool.submit(store, chunk.index, chunk.start + first, chunk.end + first, frames))
             # bounded memory: at most 2 x workers chunks of frames wait for their upload
             pending = [f for f in futures if not f.done()]
@@ -271,8 +274,11 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
     index = int(chunk["index"])
     width, height = int(plan["video"]["width"]), int(plan["video"]["height"])
     out_fps = Fraction(plan["outputFps"])
-    enc = {"codec": options.get("codec", "h264"), "crf": int(options.get("crf", 18)),
-           "preset": options.get("preset", "medium"), "color": _color(plan)}
+    from ..options import working_depth
+
+    depth = working_depth(int(plan["video"].get("bit_depth") or 8), options.get("engine", "film"))
+    enc = {"codec": options.get("codec", "auto"), "crf": int(options.get("crf", 18)),
+           "preset": options.get("preset", "medium"), "color": _color(plan), "depth": depth}
     if "lastOutput" in chunk:
         expected = int(chunk["lastOutput"]) - int(chunk["firstOutput"]) + 1
         skip = int(chunk.get("skip", 0))

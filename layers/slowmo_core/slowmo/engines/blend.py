@@ -10,6 +10,7 @@ import numpy as np
 
 class BlendEngine:
     name = "blend"
+    high_bit_depth = True  # cv2.addWeighted keeps uint16 frames uint16
 
     def __init__(self, **options):
         if options:

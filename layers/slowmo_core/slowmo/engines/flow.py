@@ -104,6 +104,7 @@ class FlowEngine:
     """
 
     name = "flow"
+    high_bit_depth = True  # uint16 frames: flow from their 8-bit view, warped and blended at 16 bits
 
     def __init__(self, **options: object) -> None:
         known = ("max_flow_side", "quality", "threads")
@@ -156,8 +157,8 @@ class _Pair:
 
 
 def _check_frame(frame: object, what: str) -> np.ndarray:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"flow engine: {what} must be a uint8 array of shape (H, W, 3)")
+    if not isinstance(frame, np.ndarray) or frame.dtype not in (np.uint8, np.uint16) or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"flow engine: {what} must be a uint8 or uint16 array of shape (H, W, 3)")
     if frame.shape[0] < 1 or frame.shape[1] < 1:
         raise ValueError(f"flow engine: {what} is empty")
     return np.ascontiguousarray(frame)
@@ -173,6 +174,8 @@ def _analyse(f0: np.ndarray, f1: np.ndarray, preset: Preset, max_side: int) -> _
     fh, fw = _flow_size(h, w, max_side)
     g0 = cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY)
     g1 = cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY)
+    if g0.dtype == np.uint16:  # DIS takes 8-bit images: the motion is the same, the warp keeps 16 bits
+        g0, g1 = (g0 >> 8).astype(np.uint8), (g1 >> 8).astype(np.uint8)
     if (fh, fw) != (h, w):
         g0 = cv2.resize(g0, (fw, fh), interpolation=cv2.INTER_AREA)
         g1 = cv2.resize(g1, (fw, fh), interpolation=cv2.INTER_AREA)
@@ -375,4 +378,7 @@ def _render(pair: _Pair, t: float) -> np.ndarray:
     grid = _grid(h, w)
     warp0 = cv2.remap(pair.f0, cv2.add(grid, ft0), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     warp1 = cv2.remap(pair.f1, cv2.add(grid, ft1), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if warp0.dtype == np.uint16:  # blendLinear takes 8-bit or float images
+        blended = cv2.blendLinear(warp0.astype(np.float32), warp1.astype(np.float32), w0, w1)
+        return np.clip(blended + np.float32(0.5), 0, 65535).astype(np.uint16)
     return cv2.blendLinear(warp0, warp1, w0, w1)
