@@ -132,8 +132,9 @@ def test_a_size_that_never_fits_says_so():
 
 
 def test_when_no_length_fits_a_lower_factor_is_offered():
-    src = Source.of_length(width=320, height=180, fps=24, seconds=1)
-    stack = Stack(invocation_timeout_s=1)  # the time per chunk does not depend on the length
+    # 640x360: even one pair at factor 64 needs more than the 1 s limit, so no length fits at factor 64
+    src = Source.of_length(width=640, height=360, fps=24, seconds=1)
+    stack = Stack(invocation_timeout_s=1)
     line = estimate(src, Job(factor=64), stack).refusal()
     factor = int(re.search(r"this input fits at factor (\d+)$", line).group(1))
     assert estimate(src, Job(factor=factor), stack).fits

@@ -20,7 +20,7 @@ Where the figures come from (docs/capacity.md has the table and the commands):
   https://aws.amazon.com/blogs/aws/new-for-aws-lambda-functions-with-up-to-10-gb-of-memory-and-6-vcpus/).
   Linear scaling with cores and with pixels is an assumption (ffmpeg's decoders and libx264 thread
   well up to 6 cores).
-* GPU work: GPU_SECONDS_PER_FRAME_1080P, seconds of FILM per synthesised 1080p frame on an A10G,
+* GPU work: GPU_SECONDS_PER_FRAME_1080P (slowmo.film_figures), seconds of one FILM call at 1080p on an A10G,
   scaled by pixels and by the instance's GPU (GPU_SPEED). Not measured here: no GPU was lent to
   this project's machine.
 * S3 transfer: LAMBDA_S3_BYTES_PER_S, an assumption, not measured here.
@@ -39,6 +39,11 @@ from typing import Any
 
 from . import prices
 
+# Seconds of one FILM model call (one midpoint) at 1080p on one A10G (ml.g5.xlarge): the FILM-shaped network's
+# counted arithmetic over an ASSUMED A10G throughput. Not measured (no GPU was lent to this project); one
+# constant, shared with the film engine's figures.
+from .film_figures import GPU_SECONDS_PER_FRAME_1080P
+
 # ---------------------------------------------------------------------------------------- rules
 LAMBDA_MB_PER_VCPU = 1769  # one vCPU's worth of CPU at 1,769 MB (AWS, see the module docstring)
 LAMBDA_MAX_VCPUS = 6  # at 10,240 MB
@@ -46,10 +51,6 @@ LAMBDA_FREE_TMP_MB = 512  # ephemeral storage above this is billed
 MB = 1024**2  # Lambda's "MB" (MemorySize, EphemeralStorage) are mebibytes
 GB = 1024**3
 
-# Seconds of one FILM model call (one midpoint) on a 1920x1080 pair on one A10G (ml.g5.xlarge). The
-# order of magnitude of FILM's published timings, NOT measured here (no GPU was lent to this project);
-# replace it with the film benchmark's figure when one is measured on a GPU.
-GPU_SECONDS_PER_FRAME_1080P = 0.5
 PIXELS_1080P = 1920 * 1080
 # Relative seconds per frame of each allowed instance's GPU against the A10G (>1: slower). From the
 # GPUs' FP32 throughput (A10G 31 TFLOPS, L4 30, T4 8.1): an assumption until measured per instance.
