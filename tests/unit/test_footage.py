@@ -4,6 +4,7 @@ Each case asserts the frames the decoder delivers, the output frame count from t
 duration, and that no real frame is lost.
 """
 
+import json
 from fractions import Fraction
 
 import pytest
@@ -149,3 +150,117 @@ def test_eight_bit_input_keeps_the_eight_bit_path(clip, tmp_path):
     run_job(clip, out, JobOptions(factor=2, engine="blend", audio="drop"))
     info = probe(out)
     assert info.codec == "h264" and info.pix_fmt.startswith("yuv420p") and info.bit_depth == 8
+
+
+# -- container and GOP shapes, through `slowmo run` ------------------------------------------------------------
+
+
+def _video_packets(path) -> list[tuple[int, int, bool, bool]]:
+    """(dts, pts, keyframe, discarded) of every video packet in file order, from a stream copy to framecrc.
+
+    framecrc flags: 0x1 keyframe, 0x4 discard (pre-roll an edit list hides from the presentation).
+    """
+    from slowmo.ffmpeg import run_ffmpeg
+
+    rows = []
+    for line in run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]).stdout.splitlines():
+        if line.startswith("0,"):
+            fields = [f.strip() for f in line.split(",")]
+            flags = int(fields[6].removeprefix("F="), 16) if len(fields) > 6 else 1
+            rows.append((int(fields[1]), int(fields[2]), bool(flags & 1), bool(flags & 4)))
+    return rows
+
+
+def _slow(run_cli, source, out, factor, *extra):
+    code, stdout, err = run_cli("run", source, "-o", out, "-k", factor, "--engine", "blend", "-q", *extra)
+    assert code == 0, err
+    return json.loads(stdout)
+
+
+def test_open_gop_with_b_frames_and_a_cut_into_it(ffmpeg_media, run_cli, tmp_path):
+    """x264 open GOP: I-frames every 8 that are not IDR, with B-frames shown before them that reference the GOP
+    before. A stream-copy cut at 0.4 s starts on such an I-frame's GOP: its leading pictures are pre-roll."""
+    clip = ffmpeg_media("open-gop.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=1",
+        "-c:v", "libx264", "-x264-params", "open-gop=1:bframes=3:keyint=8:min-keyint=8:scenecut=0",
+        "-pix_fmt", "yuv420p"])
+    packets = _video_packets(clip)
+    later_keys = [i for i, (_, _, key, _) in enumerate(packets) if key and i > 0]
+    assert later_keys, "no keyframe after the first"
+    # open: the packet decoded right after a later I-frame is shown before it (a leading B-frame)
+    assert any(packets[i + 1][1] < packets[i][1] for i in later_keys if i + 1 < len(packets))
+    report = _slow(run_cli, clip, tmp_path / "open-gop-slow.mp4", 3)
+    assert report["source_frames"] == 24 and report["output_frames"] == (24 - 1) * 3 + 1
+    result = probe(tmp_path / "open-gop-slow.mp4")
+    assert result.frame_count == 70 and result.duration == pytest.approx(70 / 24, abs=1e-6)
+
+    cut = ffmpeg_media("open-gop-cut.mp4", ["-ss", "0.4", "-i", str(clip), "-c", "copy"])
+    info = probe(cut)
+    assert info.frame_count == 14 and info.duration == pytest.approx(14 / 24, abs=1e-6)  # frames 10..23
+    report = _slow(run_cli, cut, tmp_path / "open-gop-cut-slow.mp4", 3)
+    assert report["source_frames"] == 14 and report["output_frames"] == (14 - 1) * 3 + 1
+    result = probe(tmp_path / "open-gop-cut-slow.mp4")
+    assert result.frame_count == 40 and result.duration == pytest.approx(40 / 24, abs=1e-6)
+
+
+def test_negative_start_time_behind_an_edit_list(ffmpeg_media, run_cli, tmp_path):
+    """`-output_ts_offset -0.5`: the first 12 of 24 frames sit at negative times, which the MP4 edit list hides."""
+    clip = ffmpeg_media("negative-start.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=1",
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        "-output_ts_offset", "-0.5", "-avoid_negative_ts", "disabled"])
+    packets = _video_packets(clip)
+    hidden = [pts for _, pts, _, discarded in packets if discarded]
+    assert len(packets) == 24 and len(hidden) == 12 and max(hidden) < 0
+    info = probe(clip)
+    assert info.frame_count == 12 and info.start_time == 0 and info.duration == pytest.approx(0.5, abs=1e-6)
+    out = tmp_path / "negative-start-slow.mp4"
+    report = _slow(run_cli, clip, out, 2)
+    assert report["source_frames"] == 12 and report["output_frames"] == (12 - 1) * 2 + 1
+    result = probe(out)
+    assert result.frame_count == 23 and result.start_time == 0
+    assert result.duration == pytest.approx(23 / 24, abs=1e-6)
+    assert result.has_audio and abs(stream_duration(out, "a") - result.duration) <= 1 / 24
+
+
+def test_cover_art_is_not_the_video(ffmpeg_media, run_cli, tmp_path):
+    """A 64x64 JPEG attached as a second video stream (disposition attached_pic), as music and podcast tools do."""
+    plain = ffmpeg_media("cover-plain.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    art = ffmpeg_media("cover-art.jpg", ["-f", "lavfi", "-i", "color=red:size=64x64", "-frames:v", "1"])
+    clip = ffmpeg_media("cover-art.mp4", [
+        "-i", str(plain), "-i", str(art), "-map", "0", "-map", "1", "-c", "copy", "-disposition:v:1", "attached_pic"])
+    assert "(attached pic)" in _stream_lines(clip) and "64x64" in _stream_lines(clip)
+    info = probe(clip)
+    assert (info.codec, info.width, info.height, info.frame_count) == ("h264", 160, 90, 24)
+    out = tmp_path / "cover-slow.mp4"
+    report = _slow(run_cli, clip, out, 2)
+    assert report["source_frames"] == 24 and report["output_frames"] == (24 - 1) * 2 + 1
+    result = probe(out)
+    assert (result.width, result.height, result.frame_count) == (160, 90, 47)
+    assert result.duration == pytest.approx(47 / 24, abs=1e-6)
+    assert "attached pic" not in _stream_lines(out) and "mjpeg" not in _stream_lines(out)
+
+
+def _stream_lines(path) -> str:
+    from slowmo.ffmpeg import run_ffmpeg
+
+    stderr = run_ffmpeg(["-i", str(path)], check=False).stderr
+    return "\n".join(line for line in stderr.splitlines() if "Stream #" in line)
+
+
+def test_audio_longer_than_video_is_cut_to_the_video(ffmpeg_media, run_cli, tmp_path):
+    """1 s of video, 3 s of audio: the slow output's audio ends with its video, stretched or at original speed."""
+    clip = ffmpeg_media("long-audio-3s.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=1",
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+    assert stream_duration(clip, "a") == pytest.approx(3.0, abs=0.03) and probe(clip).duration == 1.0
+    for mode in ("stretch", "original"):
+        out = tmp_path / f"long-audio-{mode}.mp4"
+        report = _slow(run_cli, clip, out, 2, "--audio", mode)
+        assert report["source_frames"] == 24 and report["output_frames"] == (24 - 1) * 2 + 1
+        result = probe(out)
+        assert result.frame_count == 47 and result.duration == pytest.approx(47 / 24, abs=1e-6)
+        assert result.has_audio and abs(stream_duration(out, "a") - 47 / 24) <= 1 / 24, mode
