@@ -20,7 +20,12 @@ from slowmo.probe import probe
 
 pytestmark = pytest.mark.slow
 
-CALIBRATION_TOLERANCE = 0.25  # |model / measured - 1| for /tmp
+# |model / measured - 1| for /tmp. Extract's measured peak depends on scheduling: how many of its upload workers
+# hold a chunk file at the same moment (up to EXTRACT_UPLOAD_WORKERS, which the model assumes). Runs of the same
+# clip have measured 1,027,695 and 781,875 bytes against the model's 993,427 (model -3 % and +27 %: it never
+# undercounted), so 25 % failed now and then; 35 % holds that spread. A deterministic on-disk count would let
+# this tighten again.
+CALIBRATION_TOLERANCE = 0.35
 FACTOR = 4
 CHUNK_FRAMES = 4
 
