@@ -162,7 +162,9 @@ def test_tarball_with_wheels_installs_offline_and_loads(tmp_path, saved_model_ro
         f"assert slowmo.__file__.startswith({str(opt)!r}), slowmo.__file__\n"
         f"print({PROBE}.VALUE, model.modelserver.film_model_path())\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SLOWMO_FILM_MODEL")}
+    # a fresh container's environment: model/model.py sets SLOWMO_MODEL_DIR on import, so a test that imported the
+    # checkout's model.py earlier in this process must not hand its folder to the loader
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SLOWMO_FILM_MODEL", "SLOWMO_MODEL_DIR")}
     run = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, env=env, cwd=tmp_path,  # noqa: S603
                          check=False)
     assert run.returncode == 0, run.stderr[-2000:]
