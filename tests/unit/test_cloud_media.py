@@ -1,5 +1,5 @@
-"""The extract stage (slowmo.cloud.media.extract) against moto S3 and real generated clips: chunk boundaries
-follow the scene cuts, and a source the decoder cannot deliver in full fails the job instead of being
+"""The extract stage (slowmo.cloud.media.extract) against moto S3 and real generated clips: extracting in time
+ranges gives exactly the single pass's plan and chunk frames, chunk boundaries follow the scene cuts, and a source the decoder cannot deliver in full fails the job instead of being
 published short."""
 
 from __future__ import annotations
@@ -27,47 +27,100 @@ def s3(monkeypatch):
         yield client
 
 
-def _extract(s3, path, chunk_frames: int, **options):
+def _extract(s3, path, chunk_frames: int, range_frames: int = 0, group_frames: int = 0, job: str = "job-1",
+             **options):
     from slowmo.cloud.media import extract
 
-    s3.upload_file(str(path), "inbox", "uploads/clip.mp4")
-    layout = JobLayout("job-1", "work", "out")
-    summary = extract(s3=s3, layout=layout, source={"bucket": "inbox", "key": "uploads/clip.mp4"},
-                      options={"factor": 2, **options}, chunk_frames=chunk_frames, upload_workers=2)
+    key = f"uploads/{job}.mp4"
+    s3.upload_file(str(path), "inbox", key)
+    layout = JobLayout(job, "work", "out")
+    summary = extract(s3=s3, layout=layout, source={"bucket": "inbox", "key": key},
+                      options={"factor": 2, **options}, chunk_frames=chunk_frames, range_frames=range_frames,
+                      group_frames=group_frames)
     manifest = json.loads(s3.get_object(Bucket="work", Key=layout.manifest_key)["Body"].read())
     plan = json.loads(s3.get_object(Bucket="work", Key=layout.plan_key)["Body"].read())
     return summary, manifest, plan
 
 
-def _shots(frame_count: int, cuts: list[int], size=(64, 36)):
-    """Frames of moving synthetic scenes that change scene at each cut (the first frame of the new shot)."""
-    from slowmo.sample import render_frame
+def _single_pass(path, chunk_frames: int, factor: int = 2):
+    """The reference: one probe and one decode of the whole file, every consecutive pair classified in order,
+    the plan's chunks from those cuts (what Extract did in one Lambda before ranges)."""
+    from slowmo.decode import read_frames
+    from slowmo.options import JobOptions
+    from slowmo.plan import plan_job
+    from slowmo.probe import probe
+    from slowmo.scenes import PairKind, classify_pair
 
-    return [render_frame(i, *size, fps=12.0, scene=sum(1 for c in cuts if c <= i) % 2) for i in range(frame_count)]
+    info = probe(path)
+    frames = [f.copy() for f in read_frames(info)]
+    cuts = [i for i in range(1, len(frames)) if classify_pair(frames[i - 1], frames[i]) is PairKind.CUT]
+    plan = plan_job(info, JobOptions(factor=factor, engine="blend"), chunk_frames=chunk_frames, cuts=cuts)
+    return info, frames, cuts, plan
 
 
-@pytest.mark.parametrize("frame_count, chunk_frames, cuts", [
-    (30, 9, [9]),        # a cut one frame past the nominal boundary 8: the boundary moves onto it
-    (30, 9, [8, 23]),    # cuts just before boundaries
-    (26, 9, [24]),       # a cut in the last chunk, and a short tail
-    (40, 9, [3, 15, 17, 30]),
-    (12, 5, []),         # no cuts: plain steps
-    (7, 9, [4]),         # shorter than one chunk
-    (2, 9, []),          # the shortest video there is: one pair
-    (6, 3, []),          # a last chunk of a single pair
+def _chunk_frames(s3, job: str, index: int, tmp_path):
+    from slowmo import chunkio
+
+    path = tmp_path / f"{job}-{index}{chunkio.EXTENSION}"
+    s3.download_file("work", JobLayout(job, "work", "out").chunk_input_key(index), str(path))
+    return list(chunkio.read_chunk(path))
+
+
+def _assert_ranged_equals_single_pass(s3, path, tmp_path, *, chunk_frames: int, range_frames: int, group_frames: int):
+    info, frames, cuts, reference = _single_pass(path, chunk_frames)
+    job = f"r{range_frames}-g{group_frames}-{path.stem}"
+    summary, manifest, plan = _extract(s3, path, chunk_frames, range_frames, group_frames, job=job, engine="blend")
+    ranges = json.loads(s3.get_object(Bucket="work", Key=JobLayout(job, "work", "out").ranges_key)["Body"].read())
+    assert len(ranges) > 1 if range_frames and range_frames < len(frames) else len(ranges) == 1
+    assert plan["cuts"] == cuts
+    assert plan["timing"] == reference.to_dict()  # every frame's time, the grid and the chunks
+    assert plan["video"] == {**info.to_dict(), "path": plan["video"]["path"]}
+    assert [(c["start"], c["end"]) for c in manifest] == [(c.start, c.end) for c in reference.chunks]
+    for chunk in manifest:  # each chunk file holds exactly its source frames, pixel for pixel, boundary shared
+        got = _chunk_frames(s3, job, chunk["index"], tmp_path)
+        want = frames[chunk["start"]: chunk["end"] + 1]
+        assert len(got) == len(want), chunk
+        assert all((g == w).all() for g, w in zip(got, want, strict=True)), chunk
+    return ranges, manifest
+
+
+@pytest.mark.parametrize("range_frames, group_frames", [(6, 0), (5, 20), (12, 7), (0, 0)])
+def test_ranged_extract_gives_exactly_the_single_pass_chunks(s3, make_clip, tmp_path, range_frames, group_frames):
+    # 36 frames, a hard cut at frame 12. With 6-frame ranges the cut's pair (11, 12) straddles the edge between
+    # range 1 and range 2, so only the range after the edge can see it; 5-frame ranges put it inside a range.
+    clip = make_clip("cut-at-range-edge", width=160, height=90, fps=24, frames=36, audio=False, cut_at=12)
+    ranges, manifest = _assert_ranged_equals_single_pass(s3, clip, tmp_path, chunk_frames=11,
+                                                         range_frames=range_frames, group_frames=group_frames)
+    assert any(c["end"] == 11 for c in manifest)  # the boundary snapped to the cut found across the range edge
+    if range_frames == 6:
+        assert any(r["start"] is not None and r["index"] == 2 for r in ranges)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("open-gop.mp4", ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2", "-c:v", "libx264",
+                      "-x264-params", "open-gop=1:bframes=3:keyint=8:min-keyint=8:scenecut=0", "-pix_fmt", "yuv420p"]),
+    ("rate-25-50.mp4", ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=2",
+                        "-vf", "settb=1/100,setpts='if(lt(N,25),N*4,100+(N-25)*2)'", "-fps_mode", "passthrough",
+                        "-enc_time_base", "1/100", "-frames:v", "50", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p"]),
+    ("negative-start.mp4", ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2", "-c:v", "libx264",
+                            "-g", "6", "-pix_fmt", "yuv420p", "-output_ts_offset", "-0.5", "-avoid_negative_ts",
+                            "disabled"]),
 ])
-def test_splitter_gives_exactly_the_planned_chunks_with_their_frames(frame_count, chunk_frames, cuts):
-    from slowmo.chunks import plan_chunks
-    from slowmo.cloud.media import ChunkSplitter
+def test_ranged_extract_matches_the_single_pass_on_awkward_containers(s3, ffmpeg_media, tmp_path, name, args):
+    """Open GOPs whose leading B-frames reference the GOP before (the seek must go one GOP further back),
+    variable frame rate (ranges cut by time, not by frame count), and an edit list that hides the first
+    half second at negative times (the seek is on the file's own clock)."""
+    clip = ffmpeg_media(f"ranges-{name}", args)
+    ranges, _ = _assert_ranged_equals_single_pass(s3, clip, tmp_path, chunk_frames=7, range_frames=9, group_frames=10)
+    assert any(r["seek"] is not None for r in ranges)  # some range really did start from a seek
 
-    frames = _shots(frame_count, cuts)
-    splitter = ChunkSplitter(chunk_frames)
-    produced = list(splitter.split(iter(frames)))
-    assert splitter.cuts == cuts and splitter.decoded == frame_count
-    assert [chunk for chunk, _ in produced] == plan_chunks(frame_count, chunk_frames, cuts)
-    for chunk, chunk_frames_ in produced:  # each chunk carries its own source frames, boundary frame shared
-        assert len(chunk_frames_) == chunk.source_frames
-        assert all(got is frames[chunk.start + i] for i, got in enumerate(chunk_frames_))
+
+def test_ranged_extract_of_an_open_gop_cut_starts_with_the_frames_the_decoder_shows(s3, ffmpeg_media, tmp_path):
+    whole = ffmpeg_media("ranges-open-gop-src.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2", "-c:v", "libx264",
+        "-x264-params", "open-gop=1:bframes=3:keyint=8:min-keyint=8:scenecut=0", "-pix_fmt", "yuv420p"])
+    cut = ffmpeg_media("ranges-open-gop-cut.mp4", ["-ss", "0.4", "-i", str(whole), "-c", "copy"])
+    _assert_ranged_equals_single_pass(s3, cut, tmp_path, chunk_frames=6, range_frames=8, group_frames=0)
 
 
 def test_extract_snaps_a_chunk_boundary_to_the_scene_cut(s3, clip):

@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 
 from .errors import FFmpegError, InputError
-from .ffmpeg import last_error_line, popen_ffmpeg
+from .ffmpeg import ffmpeg_command, last_error_line, popen_ffmpeg
 from .probe import VideoInfo
 
 
@@ -74,3 +74,102 @@ def read_frames(
         raise FFmpegError(f"decoding {os.path.basename(info.path)} failed: {last_error_line(stderr)}")
     if "Invalid data" in stderr or "corrupt" in stderr.lower() or "error while decoding" in stderr.lower():
         raise InputError(f"{os.path.basename(info.path)}: video is corrupt or truncated mid-stream ({last_error_line(stderr)})")
+
+
+def timed_decode_args(video, source: str, *, seek: Fraction | None, timing_fd: int, depth: int = 8) -> list[str]:
+    """ffmpeg arguments that write upright RGB frames of ``source`` to stdout, as decode_args does, and each
+    frame's presentation time on the file's clock to file descriptor ``timing_fd`` (framecrc lines).
+
+    The decoder runs once and feeds both outputs, so the n-th frame and the n-th time belong together.
+    ``-copyts`` keeps the file's own timestamps (those the probe timed), ``-seek_timestamp 1`` takes the
+    seek as such a timestamp, and ``-noaccurate_seek`` keeps every frame from the key packet ffmpeg lands on:
+    the caller chooses which to keep by their times (slowmo.ranges)."""
+    in_range = video.color.range or "tv"
+    args = ["-loglevel", "error", "-copyts"]
+    if seek is not None:
+        args += ["-seek_timestamp", "1", "-noaccurate_seek", "-ss", f"{float(seek):.9f}"]
+    args += ["-i", source,
+             "-map", "0:v:0", "-vf", f"scale=in_color_matrix={video.color.matrix}:in_range={in_range}:flags=bicubic",
+             "-fps_mode", "passthrough", "-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-f", "rawvideo", "pipe:1",
+             "-map", "0:v:0", "-vf", "crop=2:2:0:0", "-fps_mode", "passthrough", "-enc_time_base", "demux",
+             "-f", "framecrc", f"pipe:{timing_fd}"]
+    return args
+
+
+DAMAGE_WORDS = ("invalid data", "corrupt", "error while decoding", "partial file", "truncat", "stream ends prematurely")
+
+
+def read_timed_frames(video, source: str, *, seek: Fraction | None = None, depth: int = 8,
+                      name: str | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield (pts, duration, frame) for every frame the decoder delivers from ``seek`` (seconds on the file's
+    clock, None: from the start) to the end of ``source`` (a path or URL), pts and duration in the video
+    stream's timebase. Stop iterating to stop decoding. ``video`` is a VideoInfo or probe.Container.
+
+    Raises InputError when the decoder reports damage (the probe's rule), FFmpegError when ffmpeg fails."""
+    import threading
+
+    name = name or os.path.basename(source)
+    height, width = video.height, video.width
+    dtype = np.dtype("<u2") if depth > 8 else np.dtype(np.uint8)
+    frame_bytes = width * height * 3 * dtype.itemsize
+    read_fd, write_fd = os.pipe()
+    lines: list[tuple[int, int] | None] = []
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+                ffmpeg_command(timed_decode_args(video, source, seek=seek, timing_fd=write_fd, depth=depth)),
+                stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes, pass_fds=(write_fd,))
+        finally:
+            os.close(write_fd)
+        timing = os.fdopen(read_fd, "r")
+        # ffmpeg writes both outputs as it decodes: read the times on their own thread so that neither pipe fills
+        lock = threading.Condition()
+
+        def read_times():
+            for line in timing:
+                if line.startswith("0,"):
+                    fields = line.split(",")
+                    with lock:
+                        lines.append((int(fields[2]), int(fields[3])))
+                        lock.notify_all()
+            with lock:
+                lines.append(None)
+                lock.notify_all()
+
+        reader = threading.Thread(target=read_times, daemon=True)
+        reader.start()
+        delivered = 0
+        try:
+            while True:
+                buffer = bytearray(frame_bytes)
+                view = memoryview(buffer)
+                filled = 0
+                while filled < frame_bytes:
+                    n = proc.stdout.readinto(view[filled:])
+                    if not n:
+                        break
+                    filled += n
+                if filled < frame_bytes:
+                    break
+                with lock:
+                    lock.wait_for(lambda wanted=delivered: len(lines) > wanted)
+                    stamp = lines[delivered]
+                if stamp is None:
+                    raise FFmpegError(f"decoding {name}: a frame came without its time")
+                delivered += 1
+                yield stamp[0], stamp[1], np.frombuffer(buffer, dtype=dtype).reshape(height, width, 3)
+        finally:  # also when the caller stops early (GeneratorExit): stop ffmpeg
+            if proc.poll() is None:
+                proc.stdout.close()
+                proc.kill()
+            proc.wait()
+            reader.join(timeout=10)
+            timing.close()
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if proc.returncode not in (0, None) and delivered == 0:
+        raise FFmpegError(f"decoding {name} failed: {last_error_line(stderr)}")
+    damage = [line for line in stderr.splitlines() if any(word in line.lower() for word in DAMAGE_WORDS)]
+    if damage or proc.returncode not in (0, None):
+        raise InputError(f"{name}: video is corrupt or truncated mid-stream "
+                         f"({last_error_line(chr(10).join(damage) or stderr)})")

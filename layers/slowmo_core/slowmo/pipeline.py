@@ -77,10 +77,12 @@ def is_sequence_output(output: str | os.PathLike) -> bool:
     return text.endswith(("/", os.sep)) or os.path.isdir(text)  # False, not an error, for an impossible name
 
 
-def check_input(info: VideoInfo, options: JobOptions, limits: Limits, plan: Plan | None = None) -> list[str]:
-    """Refuse what cannot be processed; return warnings for what is processed with a caveat."""
+def check_input(info: VideoInfo, options: JobOptions, limits: Limits, plan: Plan | None = None, *,
+                file_bytes: int | None = None) -> list[str]:
+    """Refuse what cannot be processed; return warnings for what is processed with a caveat. file_bytes: the
+    input's size when info.path is not a local file (the cloud reads the source from S3)."""
     warnings = []
-    limits.check_file_size(os.path.getsize(info.path), Path(info.path).name)
+    limits.check_file_size(os.path.getsize(info.path) if file_bytes is None else file_bytes, Path(info.path).name)
     if info.frame_count < 2:
         raise InputError(f"{Path(info.path).name}: has only {info.frame_count} frame; need at least 2 to interpolate")
     plan = plan or plan_job(info, options)

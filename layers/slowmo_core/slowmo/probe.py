@@ -153,6 +153,7 @@ def _bit_depth(pix_fmt: str) -> int:
 
 
 DISCARD_FLAG = 0x4  # AV_PKT_FLAG_DISCARD, printed by framecrc as F=0x..
+KEY_FLAG = 0x1  # AV_PKT_FLAG_KEY
 
 
 @dataclass
@@ -161,6 +162,7 @@ class _Packets:
     pts: list[int]
     durations: list[int]
     discarded: int = 0  # packets flagged discard (not in pts/durations)
+    keyframes: list[int] = field(default_factory=list)  # pts of the packets flagged key
 
 
 def _parse_framecrc(text: str, stream_index: int) -> _Packets | None:
@@ -168,6 +170,7 @@ def _parse_framecrc(text: str, stream_index: int) -> _Packets | None:
     pts: list[int] = []
     durations: list[int] = []
     discarded = 0
+    keyframes: list[int] = []
     prefix = f"{stream_index},"
     for line in text.splitlines():
         if line.startswith(f"#tb {stream_index}:"):
@@ -175,21 +178,66 @@ def _parse_framecrc(text: str, stream_index: int) -> _Packets | None:
             timebase = Fraction(int(num), int(den))
         elif line.startswith(prefix):
             fields = [f.strip() for f in line.split(",")]
-            flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith("F=")), 0)
+            # framecrc prints F= only for flags other than AV_PKT_FLAG_KEY alone (libavformat/framecrcenc.c)
+            flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith("F=")), KEY_FLAG)
             if flags & DISCARD_FLAG:
                 discarded += 1
                 continue
             pts.append(int(fields[2]))
             durations.append(int(fields[3]))
+            if flags & KEY_FLAG:
+                keyframes.append(int(fields[2]))
     if timebase is None:
         return None
-    return _Packets(timebase, pts, durations, discarded)
+    return _Packets(timebase, pts, durations, discarded, keyframes)
 
 
-def _looks_like_mp4(path: Path) -> bool:
-    """An ISO-BMFF file starts with an ftyp box: then a missing index means truncation, not a non-video."""
-    with open(path, "rb") as f:
-        return f.read(12)[4:8] == b"ftyp"
+@dataclass(frozen=True)
+class Container:
+    """What the demuxer says (probe pass 1): everything VideoInfo holds but the decoded frames' times.
+
+    The cloud's ranged Extract reads this once over HTTP, then decodes the video in time ranges in parallel
+    (slowmo.ranges) and completes the VideoInfo from the frames those ranges delivered (``complete``).
+    """
+
+    name: str
+    width: int
+    height: int
+    coded_width: int
+    coded_height: int
+    rotation: int
+    codec: str
+    pix_fmt: str
+    color: ColorTags
+    has_audio: bool
+    audio_codec: str | None
+    audio_sample_rate: int | None
+    audio_channels: str | None
+    container: str
+    audio_start: float | None
+    nominal_fps: Fraction | None  # 1 / the median packet duration
+    indexed_frames: int  # video packets the decoder will be given (discarded pre-roll excluded)
+    timebase: Fraction  # of the video stream
+    keyframes: tuple[int, ...] = ()  # presentation times of the key packets, ascending, in timebase units
+    packet_pts: tuple[int, ...] = field(default=(), compare=False, repr=False)  # every video packet's, ascending
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("packet_pts")
+        d["nominal_fps"] = None if self.nominal_fps is None else str(self.nominal_fps)
+        d["timebase"] = str(self.timebase)
+        d["keyframes"] = list(self.keyframes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Container:
+        d = dict(d)
+        d["color"] = ColorTags(**d["color"])
+        d["nominal_fps"] = None if d.get("nominal_fps") is None else Fraction(d["nominal_fps"])
+        d["timebase"] = Fraction(d["timebase"])
+        d["keyframes"] = tuple(int(k) for k in d.get("keyframes", ()))
+        d.pop("packet_pts", None)
+        return cls(**d)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -201,8 +249,18 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         raise InputError(f"{p}: is a directory, not a video file")
     if p.stat().st_size == 0:
         raise InputError(f"{p}: file is empty (0 bytes)")
+    with open(p, "rb") as f:
+        head = f.read(12)
+    container = read_container(str(p), p.name, head=head)
+    decoded = _decode_timestamps(p, container.indexed_frames)
+    return complete(container, decoded, str(p))
 
-    proc = run_ffmpeg(["-i", str(p), "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-f", "framecrc", "-"], check=False)
+
+def read_container(source: str, name: str, *, head: bytes = b"") -> Container:
+    """Pass 1: the stream description and every packet, by stream copy (no decoding). source is a path or
+    a URL ffmpeg can read; name is what messages call it; head is the file's first bytes (to tell a
+    truncated MP4 from a file that is no video at all)."""
+    proc = run_ffmpeg(["-i", source, "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-f", "framecrc", "-"], check=False)
     stderr = proc.stderr
     video_match = audio_match = None
     container = ""
@@ -224,22 +282,23 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if in_video_stream and (m := _ROTATION_RE.search(line)):
             rotation_deg = float(m.group(1))
 
-    if "moov atom not found" in stderr and _looks_like_mp4(p):
-        raise InputError(f"{p.name}: is truncated or incomplete (its MP4 index is missing; was the upload or recording cut short?)")
+    if "moov atom not found" in stderr and head[4:8] == b"ftyp":
+        # an ISO-BMFF file starts with an ftyp box: then a missing index means truncation, not a non-video
+        raise InputError(f"{name}: is truncated or incomplete (its MP4 index is missing; was the upload or recording cut short?)")
     if video_match is None:
         if audio_match is not None:
-            raise InputError(f"{p.name}: has no video stream (audio only)")
+            raise InputError(f"{name}: has no video stream (audio only)")
         reason = last_error_line(stderr) if proc.returncode else "no video stream found"
         if "Invalid data" in reason or "could not find codec" in reason.lower() or proc.returncode:
-            raise InputError(f"{p.name}: not a video file ffmpeg can read")
-        raise InputError(f"{p.name}: {reason}")
+            raise InputError(f"{name}: not a video file ffmpeg can read")
+        raise InputError(f"{name}: {reason}")
 
     if container in TEXT_FORMATS:
-        raise InputError(f"{p.name}: is a text file, not a video")
+        raise InputError(f"{name}: is a text file, not a video")
     items = _split_top_level(video_match.group(2))
     codec = items[0].split()[0]
     if container in STILL_IMAGE_FORMATS or (codec in STILL_IMAGE_CODECS and container in ("", "image2")):
-        raise InputError(f"{p.name}: is a still image, not a video")
+        raise InputError(f"{name}: is a still image, not a video")
     pix_fmt, color = "unknown", ColorTags()
     coded_w = coded_h = None
     for item in items[1:]:
@@ -248,23 +307,41 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         elif coded_w is None and pix_fmt == "unknown" and re.match(r"^[a-z0-9_]+(\(|$)", item):
             pix_fmt, color = _parse_pix_fmt(item)
     if coded_w is None or coded_h is None:
-        raise InputError(f"{p.name}: video stream has no frame size")
+        raise InputError(f"{name}: video stream has no frame size")
 
     video_packets = _parse_framecrc(proc.stdout, 0)
     if video_packets is None or not (video_packets.pts or video_packets.discarded):
-        raise InputError(f"{p.name}: video stream has no frames")
-    decoded = _decode_timestamps(p, len(video_packets.pts))
-    if not decoded.pts:
-        raise InputError(f"{p.name}: video stream has no frames the decoder can show")
+        raise InputError(f"{name}: video stream has no frames")
     nominal = None
     if video_packets.durations and min(video_packets.durations) > 0:
-        nominal = 1 / (video_packets.timebase * statistics.median(video_packets.durations))
-    times = frame_times(decoded.pts, decoded.timebase, Fraction(nominal).limit_denominator(1001) if nominal else None)
-    fps, is_vfr = times.fps, not times.constant
-
+        nominal = Fraction(1 / (video_packets.timebase * statistics.median(video_packets.durations))).limit_denominator(1001)
     rotation = int(round(-rotation_deg)) % 360 if rotation_deg else 0
     rotation = min((0, 90, 180, 270), key=lambda r: abs(r - rotation))
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    audio_start = None
+    if audio_match is not None and (audio_packets := _parse_framecrc(proc.stdout, 1)) is not None and audio_packets.pts:
+        audio_start = float(min(audio_packets.pts) * audio_packets.timebase)
+    audio_codec = sample_rate = channels = None
+    if audio_match is not None:
+        audio_codec = audio_match.group(2).split()[0].rstrip(",")
+        if m := _AUDIO_DETAIL_RE.search(audio_match.group(2)):
+            sample_rate, channels = int(m.group(1)), m.group(2).strip()
+    return Container(
+        name=name, width=width, height=height, coded_width=coded_w, coded_height=coded_h, rotation=rotation,
+        codec=codec, pix_fmt=pix_fmt, color=color, has_audio=audio_match is not None, audio_codec=audio_codec,
+        audio_sample_rate=sample_rate, audio_channels=channels, container=container,
+        audio_start=None if audio_start is None else round(audio_start, 6), nominal_fps=nominal,
+        indexed_frames=len(video_packets.pts), timebase=video_packets.timebase,
+        keyframes=tuple(sorted(video_packets.keyframes)), packet_pts=tuple(sorted(video_packets.pts)),
+    )
+
+
+def complete(container: Container, decoded: _Packets, path: str) -> VideoInfo:
+    """Pass 2's result: the VideoInfo of a container whose decoder delivered these frames."""
+    if not decoded.pts:
+        raise InputError(f"{container.name}: video stream has no frames the decoder can show")
+    times = frame_times(decoded.pts, decoded.timebase, container.nominal_fps)
+    fps, is_vfr = times.fps, not times.constant
     frame_count = times.count
     last_duration = times.times[-1] - times.times[-2] if frame_count > 1 else 1 / fps
     if times.constant:
@@ -273,39 +350,14 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         last_duration = decoded.durations[-1] * decoded.timebase
     stream_duration = times.times[-1] + last_duration
     start_time = float(min(decoded.pts) * decoded.timebase)
-    audio_start = None
-    if audio_match is not None and (audio_packets := _parse_framecrc(proc.stdout, 1)) is not None and audio_packets.pts:
-        audio_start = float(min(audio_packets.pts) * audio_packets.timebase)
-
-    audio_codec = sample_rate = channels = None
-    if audio_match is not None:
-        audio_codec = audio_match.group(2).split()[0].rstrip(",")
-        if m := _AUDIO_DETAIL_RE.search(audio_match.group(2)):
-            sample_rate, channels = int(m.group(1)), m.group(2).strip()
-
+    c = container
     return VideoInfo(
-        path=str(p),
-        width=width,
-        height=height,
-        coded_width=coded_w,
-        coded_height=coded_h,
-        fps=fps,
-        frame_count=frame_count,
-        duration=round(float(stream_duration), 6),
-        rotation=rotation,
-        codec=codec,
-        pix_fmt=pix_fmt,
-        bit_depth=_bit_depth(pix_fmt),
-        color=color,
-        is_vfr=is_vfr,
-        has_audio=audio_match is not None,
-        audio_codec=audio_codec,
-        audio_sample_rate=sample_rate,
-        audio_channels=channels,
-        container=container,
-        start_time=round(start_time, 6),
-        audio_start=None if audio_start is None else round(audio_start, 6),
-        timestamps=times,
+        path=path, width=c.width, height=c.height, coded_width=c.coded_width, coded_height=c.coded_height,
+        fps=fps, frame_count=frame_count, duration=round(float(stream_duration), 6), rotation=c.rotation,
+        codec=c.codec, pix_fmt=c.pix_fmt, bit_depth=_bit_depth(c.pix_fmt), color=c.color, is_vfr=is_vfr,
+        has_audio=c.has_audio, audio_codec=c.audio_codec, audio_sample_rate=c.audio_sample_rate,
+        audio_channels=c.audio_channels, container=c.container, start_time=round(start_time, 6),
+        audio_start=c.audio_start, timestamps=times,
     )
 
 

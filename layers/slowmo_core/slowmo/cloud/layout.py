@@ -3,6 +3,10 @@ model server agree on keys without passing them around.
 
 Work bucket (expires after the retention days):
 
+    jobs/<job>/extract/container.json       the container's description and key packets (Extract's first step)
+    jobs/<job>/extract/ranges.json          JSON array of time ranges (the scan Map's ItemReader)
+    jobs/<job>/extract/scan-<nnnnn>.json    one range's frame times and cuts
+    jobs/<job>/extract/groups.json          JSON array of chunk groups (the cut Map's ItemReader)
     jobs/<job>/plan.json                    video info, options, chunk plan summary
     jobs/<job>/manifest.json                JSON array of chunk items (the Distributed Map's ItemReader)
     jobs/<job>/chunks/<nnnnn>/input.chunk   the chunk's source frames (slowmo.chunkio)
@@ -66,6 +70,21 @@ class JobLayout:
     @property
     def manifest_key(self) -> str:
         return self.prefix + "manifest.json"
+
+    @property
+    def container_key(self) -> str:
+        return self.prefix + "extract/container.json"
+
+    @property
+    def ranges_key(self) -> str:
+        return self.prefix + "extract/ranges.json"
+
+    def scan_key(self, index: int) -> str:
+        return self.prefix + f"extract/scan-{index:05d}.json"
+
+    @property
+    def groups_key(self) -> str:
+        return self.prefix + "extract/groups.json"
 
     def chunk_prefix(self, index: int) -> str:
         return f"{self.prefix}chunks/{index:05d}/"

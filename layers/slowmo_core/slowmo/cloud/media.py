@@ -3,10 +3,10 @@
 Only the container images (functions/extract, encode_chunk, assemble) import this module: it pulls in
 numpy, OpenCV and ffmpeg through the core (probe, decode, chunkio, encode, compare, audio).
 
-Budget: each call handles either one pass over the source (extract) or one chunk (encode), or a
-stream copy of finished segments (assemble), so for a fixed chunk size the per-invocation time does
-not grow with the video's length except for the single decode pass and the final concatenation
-(README, "Scale arithmetic", has the arithmetic).
+Budget: each call handles one time range of the source (Extract's scans and cuts, slowmo.ranges), one
+chunk (encode), or a stream copy of finished segments (assemble), so for fixed range and chunk sizes the
+per-invocation time does not grow with the video's length except for reading the container's index and
+the final concatenation (slowmo.capacity models every step; docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, closing
 from fractions import Fraction
 from typing import Any
 
@@ -44,157 +44,150 @@ def load_plan(s3, layout: JobLayout) -> dict[str, Any]:
     return _get_json(s3, layout.work_bucket, layout.plan_key)
 
 
-# -- extract --------------------------------------------------------------------------------------
-def extract(
-    *,
-    s3,
-    layout: JobLayout,
-    source: dict[str, Any],
-    options: dict[str, Any],
-    chunk_frames: int,
-    workdir: str | None = None,
-    upload_workers: int = 4,
-) -> dict[str, Any]:
-    """Download the source, probe it, cut it into lossless chunk files in the work bucket, and write
-    plan.json and the manifest (a JSON array the Distributed Map reads). Returns a small summary."""
+# -- extract ------------------------------------------------------------------------------------------
+# Extract runs in four steps so that no Lambda makes a whole pass over a long video (slowmo.ranges):
+#   read_index    the container's packet index, read over ranged GETs; writes the ranges (scan Map items)
+#   scan_range    one range: decode, time every frame, classify every pair (a Distributed Map of these)
+#   plan_chunks   join the scans into the single pass's frames and cuts; the plan, its chunks, their groups
+#   cut_range     one group of chunks: decode their frames and write the lossless chunk files (a Map again)
+# ``extract`` runs the four in one process, in order: the same result, for tests and small jobs.
+
+
+def _source_name(source: dict[str, Any]) -> str:
+    return posixpath.basename(source["key"]) or source["key"]
+
+
+def _object_head(s3, source: dict[str, Any]) -> tuple[bytes, int]:
+    """The object's first bytes (is it an MP4?) and its size, in one ranged GetObject."""
+    extra = {"VersionId": source["version_id"]} if source.get("version_id") else {}
+    got = s3.get_object(Bucket=source["bucket"], Key=source["key"], Range="bytes=0-11", **extra)
+    size = int(got["ContentRange"].rsplit("/", 1)[1]) if got.get("ContentRange") else int(got["ContentLength"])
+    return got["Body"].read(), size
+
+
+def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any],
+               range_frames: int) -> dict[str, Any]:
+    """Extract, step 1: describe the container from its packets (a stream copy read through ranged GETs,
+    nothing on /tmp), cut its frames into time ranges, and write both for the scans."""
     from ..options import JobOptions
+    from ..probe import read_container
+    from ..ranges import split_ranges
+    from .s3http import ObjectServer
 
-    opts = JobOptions.from_dict(dict(options))
-    tmp = tempfile.mkdtemp(prefix="slowmo-extract-", dir=workdir)
-    local = os.path.join(tmp, "source" + os.path.splitext(source["key"])[1].lower())
-    try:
-        return _extract(s3=s3, layout=layout, source=source, options=options, opts=opts, chunk_frames=chunk_frames,
-                        tmp=tmp, local=local, upload_workers=upload_workers)
-    except InputError as err:
-        # name the user's object, not the local copy, in the reason the job reports
-        raise InputError(str(err).replace(local, source["key"]).replace(os.path.basename(local),
-                                                                        posixpath.basename(source["key"]))) from err
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    JobOptions.from_dict(dict(options))  # refused options fail here, before any decoding
+    name = _source_name(source)
+    head, size = _object_head(s3, source)
+    if size == 0:
+        raise InputError(f"{name}: file is empty (0 bytes)")
+    with ObjectServer(s3) as server:
+        container = read_container(server.url(source["bucket"], source["key"], source.get("version_id")), name, head=head)
+        server.check()
+    ranges = split_ranges(container.packet_pts, container.keyframes, range_frames)
+    _put_json(s3, layout.work_bucket, layout.container_key, {**container.to_dict(), "sizeBytes": size})
+    _put_json(s3, layout.work_bucket, layout.ranges_key, [r.to_dict() for r in ranges])
+    return {"ranges": {"Bucket": layout.work_bucket, "Key": layout.ranges_key}, "rangeCount": len(ranges),
+            "indexedFrames": container.indexed_frames}
 
 
-class ChunkSplitter:
-    """Cut decoded frames into chunks as they arrive, each boundary snapped to the scene cuts near it.
+def _load_container(s3, layout: JobLayout):
+    from ..probe import Container
 
-    The chunks are exactly ``plan_chunks(decoded, chunk_frames, cuts)`` over the whole video, yet the cuts are
-    only known as the frames go by. A boundary moves by at most half a chunk (to a cut, or to avoid a runt last
-    chunk), so a chunk is settled once two chunks' worth of frames past its start have been decoded: no later
-    frame can move its end. At most about two chunks of frames are held. Cuts are classified exactly as
-    synthesis classifies them (``scenes.classify_pair`` on consecutive frames).
-    """
+    data = _get_json(s3, layout.work_bucket, layout.container_key)
+    size = int(data.pop("sizeBytes"))
+    return Container.from_dict(data), size
 
-    def __init__(self, chunk_frames: int):
-        self.chunk_frames = chunk_frames
-        self.cuts: list[int] = []  # source index of the first frame after each cut
-        self.decoded = 0
 
-    def split(self, frames: Iterable) -> Iterator[tuple[Any, list]]:
-        """Yield (Chunk, its frames) in order; consecutive chunks share their boundary frame."""
-        from ..scenes import PairKind, classify_pair, signature
+def _working_depth(container, options: dict[str, Any]) -> int:
+    from ..options import working_depth
+    from ..probe import _bit_depth
 
-        horizon = 2 * (self.chunk_frames - 1)
-        buffer: list = []
-        start = 0
-        previous = previous_sig = None
-        for index, frame in enumerate(frames):
+    return working_depth(_bit_depth(container.pix_fmt), options.get("engine", "film"))
+
+
+def _seconds(ticks: int | None, timebase: Fraction) -> Fraction | None:
+    return None if ticks is None else ticks * timebase
+
+
+def scan_range(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any],
+               item: dict[str, Any]) -> dict[str, Any]:
+    """Extract, step 2 (one Map item): decode one time range, keep every owned frame's time and every cut,
+    classified exactly as the single pass classifies them (scenes.classify_pair on consecutive frames)."""
+    from ..decode import read_timed_frames
+    from ..ranges import Scan, TimeRange
+    from ..scenes import PairKind, classify_pair, signature
+    from .s3http import ObjectServer
+
+    rng = TimeRange.from_dict(item)
+    container, _ = _load_container(s3, layout)
+    depth = _working_depth(container, options)
+    scan = Scan(rng.index, None)
+    previous = previous_sig = None
+    with ExitStack() as stack:
+        server = stack.enter_context(ObjectServer(s3))
+        url = server.url(source["bucket"], source["key"], source.get("version_id"))
+        decoded = stack.enter_context(closing(read_timed_frames(
+            container, url, seek=_seconds(rng.seek, container.timebase), depth=depth, name=container.name)))
+        for pts, duration, frame in decoded:
+            if rng.end is not None and pts >= rng.end:
+                break  # the next range owns the rest (closing the decoder stops ffmpeg)
+            if rng.start is not None and pts < rng.start:
+                previous, previous_sig, scan.previous = frame, None, pts  # the frame before the edge
+                continue
             sig = signature(frame)
-            if previous is not None and classify_pair(previous, frame, previous_sig, sig) is PairKind.CUT:
-                self.cuts.append(index)
+            if previous is not None:
+                previous_sig = previous_sig or signature(previous)
+                if classify_pair(previous, frame, previous_sig, sig) is PairKind.CUT:
+                    scan.cuts.append(len(scan.pts))
+            scan.pts.append(pts)
+            scan.durations.append(duration)
             previous, previous_sig = frame, sig
-            buffer.append(frame)
-            self.decoded = index + 1
-            while index - start >= horizon:
-                chunk = self._chunk_starting_at(start)
-                yield chunk, buffer[: chunk.source_frames]
-                buffer = buffer[chunk.end - start:]
-                start = chunk.end
-        while self.decoded >= 2 and start < self.decoded - 1:  # the stream has ended: the rest is settled
-            chunk = self._chunk_starting_at(start)
-            yield chunk, buffer[: chunk.source_frames]
-            buffer = buffer[chunk.end - start:]
-            start = chunk.end
-
-    def _chunk_starting_at(self, start: int):
-        from ..chunks import plan_chunks
-
-        return next(c for c in plan_chunks(self.decoded, self.chunk_frames, self.cuts) if c.start == start)
+        server.check()
+    _put_json(s3, layout.work_bucket, layout.scan_key(rng.index), scan.to_dict())
+    return {"range": rng.index, "frames": len(scan.pts), "cuts": len(scan.cuts)}
 
 
-def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], opts, chunk_frames: int,
-             tmp: str, local: str, upload_workers: int) -> dict[str, Any]:
-    from .. import chunkio
+def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], chunk_frames: int,
+                group_frames: int) -> dict[str, Any]:
+    """Extract, step 3: join the scans into the single pass's frames and cuts, judge the job on the exact
+    probe, plan it, and write plan.json, the chunk manifest and the cut Map's groups."""
     from ..capacity import Source
-    from ..decode import read_frames
     from ..limits import Limits
+    from ..options import JobOptions
     from ..pipeline import check_input
     from ..plan import plan_job
-    from ..probe import probe
+    from ..probe import _Packets, complete
+    from ..ranges import RangeError, Scan, TimeRange, cut_groups, join_scans
     from .admission import judge
 
-    extra = {"VersionId": source["version_id"]} if source.get("version_id") else None
-    s3.download_file(source["bucket"], source["key"], local, ExtraArgs=extra)
-    info = probe(local)
-    timing = plan_job(info, opts)  # refuses an output rate that would drop real frames, before any work
-    warnings = check_input(info, opts, Limits.from_env(), timing)
-    fps = info.fps
-    name = os.path.basename(source["key"])
-    # the exact probe, judged like the claim judged the index (which cannot read every container)
-    judge(Source.from_probe(info, os.path.getsize(local)), options, name)
-
-    def store(index: int, start: int, end: int, frames: list) -> dict[str, Any]:
-        path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
-        written = chunkio.write_chunk(frames, path, fps)
-        key = layout.chunk_input_key(index)
-        s3.upload_file(path, layout.work_bucket, key)
-        os.remove(path)
-        return {"index": index, "start": start, "end": end, "frames": written.frame_count}
-
-    splitter = ChunkSplitter(chunk_frames)
-    first, last = timing.first_frame, timing.last_frame  # a trim keeps only these frames (slowmo.speedcurve)
-    decoded = [0]
-
-    def kept(frames):
-        for index, frame in enumerate(frames):  # read to the end, whatever the trim: see below
-            decoded[0] = index + 1
-            if first <= index <= last:
-                yield frame
-
-    futures = []
-    with ThreadPoolExecutor(max_workers=upload_workers) as pool:
-        # read to the end: only then does the decoder report a corrupt or truncated stream
-        from ..options import working_depth
-
-        depth = working_depth(info.bit_depth, opts.engine)
-        for chunk, frames in splitter.split(kept(read_frames(info, depth=depth))):
-            futures.append(pool.submit(store, chunk.index, chunk.start + first, chunk.end + first, frames))
-            # bounded memory: at most 2 x workers chunks of frames wait for their upload
-            pending = [f for f in futures if not f.done()]
-            if len(pending) > 2 * upload_workers:
-                pending[0].result()
-        items = [f.result() for f in futures]
-    if decoded[0] < 2:
-        raise InputError(f"{name}: only {decoded[0]} frame could be decoded; need at least 2")
-    if decoded[0] < info.frame_count:
-        # the decoder ended early without an error: publishing would drop the missing frames (as run_job refuses)
-        raise InputError(f"{name}: is truncated or corrupt: decoded {decoded[0]} of {info.frame_count} frames")
-    # the plan's chunks, now that the cuts are known: the very ranges the splitter cut
-    cuts = [c + first for c in splitter.cuts]
+    opts = JobOptions.from_dict(dict(options))
+    container, size = _load_container(s3, layout)
+    name = container.name
+    ranges = [TimeRange.from_dict(r) for r in _get_json(s3, layout.work_bucket, layout.ranges_key)]
+    scans = [Scan.from_dict(_get_json(s3, layout.work_bucket, layout.scan_key(r.index))) for r in ranges]
+    try:
+        pts, durations, cuts = join_scans(ranges, scans)
+    except RangeError as err:
+        raise RuntimeError(f"internal error: the extract ranges of {name} do not join: {err}") from err
+    if len(pts) < 2:
+        raise InputError(f"{name}: only {len(pts)} frame could be decoded; need at least 2")
+    info = complete(container, _Packets(container.timebase, pts, durations), source["key"])
+    timing = plan_job(info, opts)  # refuses an output rate that would drop real frames
+    warnings = check_input(info, opts, Limits.from_env(), timing, file_bytes=size)
+    judge(Source.from_probe(info, size), options, name)  # the exact probe, as the claim judged the index
+    first, last = timing.first_frame, timing.last_frame
+    cuts = [c for c in cuts if first < c <= last]  # a trim: only pairs inside the kept frames count
     timing = plan_job(info, opts, chunk_frames=chunk_frames, cuts=cuts)
-    planned = timing.chunks
-    if [(c.start, c.end) for c in planned] != [(it["start"], it["end"]) for it in items]:
-        raise RuntimeError("internal error: the extracted chunks differ from the plan's chunks")
-    source_frames = info.frame_count
-    output_fps = timing.output_fps
+    fps = info.fps
     plan = {
         "jobId": layout.job_id,
         "source": source,
         "options": options,
         "video": info.to_dict(),
         "fps": _rate(fps),
-        "outputFps": _rate(Fraction(output_fps)),
+        "outputFps": _rate(Fraction(timing.output_fps)),
         "chunkFrames": chunk_frames,
-        "chunkCount": len(items),
-        "sourceFrames": source_frames,
+        "chunkCount": len(timing.chunks),
+        "sourceFrames": info.frame_count,
         "outputFrames": timing.output_count,
         "cuts": cuts,
         "warnings": warnings,
@@ -203,11 +196,15 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
     # Items stay pointers: a chunk whose output frames are not today's j/K pattern says "timed", and
     # the request builder reads its slice from plan.json.
     timed = not is_uniform(timing)
-    manifest = [{**chunk.to_dict(), **({"timed": True} if timed else {})} for chunk in planned]
+    manifest = [{**chunk.to_dict(), **({"timed": True} if timed else {})} for chunk in timing.chunks]
+    groups = cut_groups(manifest, pts, container.keyframes, group_frames)
     _put_json(s3, layout.work_bucket, layout.plan_key, plan)
     _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
+    _put_json(s3, layout.work_bucket, layout.groups_key, groups)
     return {
         "manifest": {"Bucket": layout.work_bucket, "Key": layout.manifest_key},
+        "groups": {"Bucket": layout.work_bucket, "Key": layout.groups_key},
+        "groupCount": len(groups),
         "chunkCount": plan["chunkCount"],
         "sourceFrames": plan["sourceFrames"],
         "outputFrames": plan["outputFrames"],
@@ -215,6 +212,87 @@ def _extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str
         "width": info.width,
         "height": info.height,
     }
+
+
+def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, Any], workdir: str | None = None,
+              upload_workers: int = 4) -> dict[str, Any]:
+    """Extract, step 4 (one Map item): decode one group of planned chunks and upload each chunk's lossless
+    frames. Checks it decoded exactly the planned frames: the first and last by their times, all by count."""
+    from .. import chunkio
+    from ..decode import read_timed_frames
+    from .s3http import ObjectServer
+
+    container, _ = _load_container(s3, layout)
+    plan = load_plan(s3, layout)
+    depth = _working_depth(container, plan["options"])
+    fps = Fraction(plan["fps"])
+    chunks = item["chunks"]
+    base = int(chunks[0]["start"])
+    first_pts, last_pts, expected = int(item["first"]), int(item["last"]), int(item["frames"])
+    tmp = tempfile.mkdtemp(prefix="slowmo-cut-", dir=workdir)
+
+    def store(chunk: dict[str, Any], frames: list) -> dict[str, Any]:
+        index = int(chunk["index"])
+        path = os.path.join(tmp, f"chunk{index:05d}{chunkio.EXTENSION}")
+        written = chunkio.write_chunk(frames, path, fps)
+        s3.upload_file(path, layout.work_bucket, layout.chunk_input_key(index))
+        os.remove(path)
+        return {"index": index, "frames": written.frame_count}
+
+    try:
+        futures = []
+        frames: list = []
+        position = 0  # which chunk of the group the frames belong to
+        with ExitStack() as stack:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=upload_workers))
+            server = stack.enter_context(ObjectServer(s3))
+            url = server.url(source["bucket"], source["key"], source.get("version_id"))
+            seen = 0
+            decoded = stack.enter_context(closing(read_timed_frames(
+                container, url, seek=_seconds(item.get("seek"), container.timebase), depth=depth, name=container.name)))
+            for pts, _, frame in decoded:
+                if pts < first_pts:
+                    continue
+                if seen == 0 and pts != first_pts:
+                    raise RuntimeError(f"internal error: chunk group {item['index']} should start at time {first_pts}, "
+                                       f"the decoder gave {pts}")
+                if pts > last_pts:
+                    break
+                frames.append(frame)
+                seen += 1
+                chunk = chunks[position]
+                if base + seen - 1 == int(chunk["end"]):  # the chunk's last frame: it is complete
+                    futures.append(pool.submit(store, chunk, frames))
+                    frames = [frame]  # the boundary frame is also the next chunk's first
+                    position += 1
+                    # bounded memory: at most 2 x workers chunks of frames wait for their upload
+                    pending = [f for f in futures if not f.done()]
+                    if len(pending) > 2 * upload_workers:
+                        pending[0].result()
+                    if position == len(chunks):
+                        break
+            server.check()
+            stored = [f.result() for f in futures]
+        if seen != expected or position != len(chunks):
+            raise InputError(f"{container.name}: is truncated or corrupt: decoded {seen} of the {expected} frames "
+                             f"of chunks {chunks[0]['index']}-{chunks[-1]['index']}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"group": int(item["index"]), "chunks": len(stored), "frames": seen}
+
+
+def extract(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], chunk_frames: int,
+            range_frames: int = 0, group_frames: int = 0, workdir: str | None = None) -> dict[str, Any]:
+    """All of Extract in one process, step after step (see above): what the state machine's Maps do in
+    parallel. range_frames 0: one range (one pass); group_frames 0: one chunk per cut item."""
+    read_index(s3=s3, layout=layout, source=source, options=options, range_frames=range_frames)
+    for item in _get_json(s3, layout.work_bucket, layout.ranges_key):
+        scan_range(s3=s3, layout=layout, source=source, options=options, item=item)
+    summary = plan_chunks(s3=s3, layout=layout, source=source, options=options, chunk_frames=chunk_frames,
+                          group_frames=group_frames)
+    for item in _get_json(s3, layout.work_bucket, layout.groups_key):
+        cut_range(s3=s3, layout=layout, source=source, item=item, workdir=workdir)
+    return summary
 
 
 def _has_object(s3, bucket: str, key: str, metadata: dict[str, str]) -> bool:
