@@ -31,6 +31,7 @@ from slowmo.encode import VideoWriter
 from slowmo.engines.blend import BlendEngine
 from slowmo.probe import probe
 from slowmo.sample import make_clip
+from slowmo.scenes import classify_pair, signature
 from slowmo.synthesis import synthesize
 
 
@@ -68,6 +69,15 @@ def main() -> int:
         chunkio.write_chunk(frames, tmp / "in.chunk", info.fps)
         write_in_s, write_cpu = time.perf_counter() - start, cpu_seconds() - cpu
         extract_fps = len(frames) / (decode_s + write_in_s)
+        # Extract's scans: each frame's scene signature, and each pair classified (slowmo.cloud.media.scan_range)
+        start, cpu = time.perf_counter(), cpu_seconds()
+        previous = previous_sig = None
+        for frame in frames:
+            sig = signature(frame)
+            if previous is not None:
+                classify_pair(previous, frame, previous_sig, sig)
+            previous, previous_sig = frame, sig
+        scan_s, scan_cpu = time.perf_counter() - start, cpu_seconds() - cpu
 
         # an output chunk as the endpoint would write it: ChunkFrames source frames at factor K
         chunk_src = frames[: args.chunk_frames]
@@ -95,6 +105,7 @@ def main() -> int:
             "command": "benchmarks/bench_cloud_steps.py " + " ".join(sys.argv[1:]),
             "decode_mpx_per_core_s": round(len(frames) * mpx / decode_cpu, 2),
             "chunk_write_mpx_per_core_s": round(len(frames) * mpx / write_cpu, 2),
+            "scan_mpx_per_core_s": round(len(frames) * mpx / scan_cpu, 2),
             "encode_mpx_per_core_s": round(n_out * mpx / encode_cpu, 2),
             "compare_mpx_per_core_s": round(n_out * 2 * mpx / compare_cpu, 2),
             "chunk_bytes_per_mpx": round((sizes["in.chunk"] / len(frames) + sizes["out.chunk"] / n_out) / 2 / mpx),
@@ -106,6 +117,7 @@ def main() -> int:
     print("| step | frames | seconds | frames/s here | frames/s at "
           f"{args.lambda_vcpus} vCPUs (x{scale:.1f}) |\n|---|---|---|---|---|")
     print(f"| extract: decode 1080p H.264 | {len(frames)} | {decode_s:.2f} | {len(frames) / decode_s:.1f} | {len(frames) / decode_s * scale:.1f} |")
+    print(f"| extract: classify pairs (scan) | {len(frames)} | {scan_s:.2f} | {len(frames) / scan_s:.1f} | {len(frames) / scan_s * scale:.1f} |")
     print(f"| extract: write lossless chunks | {len(frames)} | {write_in_s:.2f} | {len(frames) / write_in_s:.1f} | {len(frames) / write_in_s * scale:.1f} |")
     print(f"| encode chunk: H.264 CRF 18 medium | {n_out} | {encode_s:.2f} | {n_out / encode_s:.1f} | {n_out / encode_s * scale:.1f} |")
     print(f"| encode chunk: comparison 3840x1080 | {n_out} | {compare_s:.2f} | {n_out / compare_s:.1f} | {n_out / compare_s * scale:.1f} |")

@@ -491,7 +491,7 @@ class CloudStack:
     def create(self, monkeypatch, *, chunk_frames: int = 4, default_factor: int = 4, default_engine: str = "blend",
                fail_chunks: dict[int, str] | None = None, map_concurrency: int | None = None,
                chunk_attempts: int = 1, chunk_timeout_seconds: int = 120, chunk_retry_delay_seconds: int = 0,
-               ) -> CloudStack:
+               extract_range_frames: int = 4) -> CloudStack:
         if map_concurrency is not None:
             self.map_concurrency = map_concurrency
         self.endpoint_name = self.endpoint_name or endpoint_name_for(self.stack_name)
@@ -546,7 +546,8 @@ class CloudStack:
             "JOBS_TABLE": self.jobs_table, "TOKENS_TABLE": self.tokens_table, "STATE_MACHINE_ARN": self.state_machine_arn,
             "ENDPOINT_NAME": self.endpoint_name, "SUCCESS_TOPIC_ARN": self.topics["InferenceSuccessTopic"],
             "ERROR_TOPIC_ARN": self.topics["InferenceErrorTopic"], "NOTIFICATION_TOPIC_ARN": self.topics["NotificationTopic"],
-            "CHUNK_FRAMES": str(chunk_frames), "DEFAULT_FACTOR": str(default_factor), "DEFAULT_ENGINE": default_engine,
+            # small ranges: every e2e job's Extract runs as several scans and cuts (slowmo.ranges)
+            "CHUNK_FRAMES": str(chunk_frames), "EXTRACT_RANGE_FRAMES": str(extract_range_frames), "DEFAULT_FACTOR": str(default_factor), "DEFAULT_ENGINE": default_engine,
             "UPLOAD_PREFIX": "uploads/", "SAGEMAKER_ROLE_ARN": self.sagemaker_role_arn,
         }
         for key, value in self.env.items():

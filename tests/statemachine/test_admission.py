@@ -83,7 +83,8 @@ def test_a_container_without_a_readable_index_is_judged_by_extract_before_any_ch
     job_id = cloud.client("dynamodb").scan(TableName=cloud.jobs_table)["Items"][0]["jobId"]["S"]
     _, job = cloud.api("GET", f"/jobs/{job_id}", resource="/jobs/{jobId}", path_parameters={"jobId": job_id})
     assert re.search(r"clip\.mkv: needs \d+ s of endpoint time in Interpolate \(limit 1 s\)", job["error"]), job
-    assert cloud.lambdas.count("ExtractFunction") == 1
+    steps = [event.get("step") for name, event in cloud.lambdas.calls if name == "ExtractFunction"]
+    assert steps[0] == "index" and steps[-1] == "plan" and "cut" not in steps  # refused before any chunk was cut
     assert cloud.endpoint.requests == []
     work = [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket=cloud.work_bucket).get("Contents", [])]
     assert not [k for k in work if "chunk" in k], work

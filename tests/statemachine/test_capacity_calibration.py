@@ -28,12 +28,14 @@ pytestmark = pytest.mark.slow
 CALIBRATION_TOLERANCE = 0.35
 FACTOR = 4
 CHUNK_FRAMES = 4
+RANGE_FRAMES = 4  # Extract cuts groups of two 4-frame chunks
 
 
 @pytest.fixture
 def cloud(monkeypatch):
     with ExitStack() as stack:
-        yield running_stack(monkeypatch, stack, chunk_frames=CHUNK_FRAMES, default_factor=FACTOR, map_concurrency=1)
+        yield running_stack(monkeypatch, stack, chunk_frames=CHUNK_FRAMES, default_factor=FACTOR, map_concurrency=1,
+                            extract_range_frames=RANGE_FRAMES)
 
 
 class PeakOfAll:
@@ -59,7 +61,8 @@ def test_peak_tmp_of_each_function_is_the_models(cloud, make_clip):
     assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors)
 
     source = capacity.Source.from_probe(probe(clip), os.path.getsize(clip))
-    report = capacity.estimate(source, capacity.Job(factor=FACTOR, compare=True), capacity.Stack(chunk_frames=CHUNK_FRAMES))
+    report = capacity.estimate(source, capacity.Job(factor=FACTOR, compare=True), capacity.Stack(chunk_frames=CHUNK_FRAMES,
+                                                                                                   extract_range_frames=RANGE_FRAMES))
     for name, step in (("ExtractFunction", "Extract"), ("EncodeChunkFunction", "EncodeChunk")):
         measured, model = meters[name].peak, report.step(step).peak_tmp_bytes
         print(f"\n{step}: peak /tmp measured {measured} bytes, model {model} bytes ({model / measured - 1:+.0%})")

@@ -44,13 +44,29 @@ def test_two_thousand_chunks_keep_every_state_payload_small(monkeypatch):
         manifest = _chunk_manifest(CHUNKS)
         sizes: list[int] = []
 
-        def extract(event, context):
-            key = f"jobs/{event['jobId']}/manifest.json"
+        ranges = 6  # 30,001 frames of 1080p in ranges of 5,400
+
+        def extract(event, context):  # the four Extract steps, each writing what the real one writes
+            sizes.append(len(json.dumps(event)))
+            prefix = f"jobs/{event['jobId']}/"
+            if event["step"] == "index":
+                items = [{"index": i, "start": None if i == 0 else i * 5400, "end": None if i == ranges - 1 else (i + 1) * 5400,
+                          "seek": None} for i in range(ranges)]
+                s3.put_object(Bucket=cloud.work_bucket, Key=prefix + "extract/ranges.json", Body=json.dumps(items).encode())
+                return {"ranges": {"Bucket": cloud.work_bucket, "Key": prefix + "extract/ranges.json"}, "rangeCount": ranges}
+            if event["step"] == "scan":
+                return {"range": event["range"]["index"], "frames": 5400, "cuts": 0}
+            if event["step"] == "cut":
+                return {"group": event["group"]["index"], "chunks": len(event["group"]["chunks"]), "frames": 5400}
+            key = prefix + "manifest.json"
             s3.put_object(Bucket=cloud.work_bucket, Key=key, Body=json.dumps(manifest).encode())
+            groups = [{"index": g, "chunks": manifest[g * 360:(g + 1) * 360][:3], "seek": None, "first": 0, "last": 1,
+                       "frames": 5400} for g in range(ranges)]
+            s3.put_object(Bucket=cloud.work_bucket, Key=prefix + "extract/groups.json", Body=json.dumps(groups).encode())
             result = {"manifest": {"Bucket": cloud.work_bucket, "Key": key}, "chunkCount": CHUNKS,
+                      "groups": {"Bucket": cloud.work_bucket, "Key": prefix + "extract/groups.json"}, "groupCount": ranges,
                       "sourceFrames": manifest[-1]["end"] + 1, "outputFrames": manifest[-1]["end"] * 8 + 1,
                       "fps": "30/1", "width": 1920, "height": 1080}
-            sizes.append(len(json.dumps(event)))
             return result
 
         def invoke(event, context):

@@ -55,6 +55,9 @@ def test_upload_becomes_slow_motion_video_and_comparison(cloud, upload_clip, tmp
     assert all(n["invocationStatus"] == "Completed" for n in cloud.endpoint.notifications)
     assert cloud.lambdas.count("ResumeFunction") == 3
     assert cloud.lambdas.count("EncodeChunkFunction") == 3
+    # Extract ran in time ranges (EXTRACT_RANGE_FRAMES=4 on 10 frames): three scans, then two groups of chunks cut
+    steps = [event.get("step") for name, event in cloud.lambdas.calls if name == "ExtractFunction"]
+    assert sorted(steps) == sorted(["index", "scan", "scan", "scan", "plan", "cut", "cut"])
 
     output = json.loads(desc["output"])
     video = probe(_download(cloud, output["outputs"]["video"], tmp_path / "video.mp4"))
@@ -99,7 +102,8 @@ def test_duplicate_trigger_runs_the_job_once(cloud, upload_clip):
     second = cloud.wait(cloud.start(event))  # EventBridge delivered the same event again
     assert first["status"] == "SUCCEEDED"
     assert second["status"] == "SUCCEEDED"
-    assert cloud.lambdas.count("ExtractFunction") == 1
+    steps = [event.get("step") for name, event in cloud.lambdas.calls if name == "ExtractFunction"]
+    assert steps.count("index") == 1 and steps.count("plan") == 1  # the second execution extracted nothing
     assert "jobId" not in json.loads(second["output"]) or json.loads(second["output"]).get("claimed") is False
 
 

@@ -38,7 +38,15 @@ def test_invocations_are_the_planners_chunks_and_frames_the_timing_rules(frames,
     chunks = len(list(plan_chunks(frames, chunk_frames)))
     assert report.step("Interpolate").invocations == chunks
     assert report.step("EncodeChunk").invocations == chunks
-    assert report.step("Extract").invocations == 1 and report.step("Assemble").invocations == 1
+    # Extract: the index, a scan per time range, the plan, a cut per group of chunks (slowmo.ranges)
+    from slowmo.ranges import cut_groups, frames_per_range, split_ranges
+
+    per_range = frames_per_range(Stack().extract_range_frames, 320, 180)
+    ranges = split_ranges(range(frames), [0], per_range)
+    groups = cut_groups([c.to_dict() for c in plan_chunks(frames, chunk_frames)], range(frames), [0],
+                        per_range if len(ranges) > 1 else 0)
+    assert report.step("Extract").invocations == 2 + len(ranges) + len(groups)
+    assert report.step("Assemble").invocations == 1
     assert report.output_frames == output_frame_count(frames, 8)
 
 
@@ -74,7 +82,11 @@ def test_per_chunk_steps_do_not_grow_with_length_but_whole_video_steps_do():
         assert long.step(name).duration_s == pytest.approx(short.step(name).duration_s)
         assert long.step(name).peak_tmp_bytes == short.step(name).peak_tmp_bytes
         assert long.step(name).invocations > 9 * short.step(name).invocations
-    assert long.step("Extract").duration_s > 5 * short.step("Extract").duration_s
+    # Extract decodes in time ranges: past one range its slowest call stays put, its calls multiply
+    hour = estimate(Source.of_length(**HD, seconds=3600), Job(factor=8))
+    assert hour.step("Extract").duration_s == pytest.approx(long.step("Extract").duration_s, rel=0.05)
+    assert hour.step("Extract").invocations > 5 * long.step("Extract").invocations - 10
+    assert long.step("Extract").duration_s > 2 * short.step("Extract").duration_s  # a minute is less than a range
     assert long.step("Assemble").duration_s > 5 * short.step("Assemble").duration_s
     # a local join holds the whole output; the streaming one only its concat lists (~120 bytes a chunk)
     local = [estimate(Source.of_length(**HD, seconds=s), Job(factor=8), Stack(assemble_streaming=False)) for s in (60, 600)]
@@ -193,6 +205,7 @@ def test_stack_defaults_are_the_templates():
             memory = int(params[memory["Ref"]]["Default"])
         assert (memory, tmp, props["Timeout"]) == (limits.memory_mb, limits.tmp_mb, limits.timeout_s), logical
     assert int(params["ChunkFrames"]["Default"]) == stack.chunk_frames
+    assert int(params["ExtractRangeFrames"]["Default"]) == stack.extract_range_frames
     assert int(params["MapConcurrency"]["Default"]) == stack.map_concurrency
     assert params["EndpointInstanceType"]["Default"] == stack.instance_type
     assert int(params["EndpointMaxInstances"]["Default"]) == stack.max_instances

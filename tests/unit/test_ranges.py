@@ -79,4 +79,14 @@ def test_cut_groups_cover_the_chunks_in_order_with_their_first_and_last_times():
     assert [[c["index"] for c in g["chunks"]] for g in groups] == [[0, 1], [2, 3], [4]]
     assert [(g["first"], g["last"], g["frames"]) for g in groups] == [(0, 32, 17), (32, 64, 17), (64, 80, 9)]
     assert [g["seek"] for g in groups] == [None, 16, 48]  # frame 16 is at 32, a key: one GOP back is 16
-    assert [len(g["chunks"]) for g in cut_groups(chunks, pts, [0], 0)] == [1] * 5
+    assert [len(g["chunks"]) for g in cut_groups(chunks, pts, [0], 0)] == [5]  # 0: one group, as one range
+    assert [len(g["chunks"]) for g in cut_groups(chunks, pts, [0], 1)] == [1] * 5
+
+
+def test_larger_frames_get_shorter_ranges_and_smaller_frames_never_longer():
+    from slowmo.ranges import frames_per_range
+
+    assert frames_per_range(5400, 1920, 1080) == 5400
+    assert frames_per_range(5400, 3840, 2160) == 1350  # 4K: the same pixels per range as 1080p
+    assert frames_per_range(5400, 640, 360) == 5400
+    assert frames_per_range(0, 3840, 2160) == 0 and frames_per_range(3, 7680, 4320) == 2

@@ -87,6 +87,8 @@ class MeasuredRates:
     measured_on: str = "2 cores (rates per CPU-second), load average 20.20, 2026-11-30"
     command: str = "benchmarks/bench_cloud_steps.py --json rates.json"
     decode_mpx_per_core_s: float = 84.16  # decode the H.264 source
+    # signature + pair classification of every frame (Extract's scans); measured later the same day, load 4.96
+    scan_mpx_per_core_s: float = 382.71
     chunk_write_mpx_per_core_s: float = 47.36  # write lossless chunk frames (slowmo.chunkio, Ut Video)
     encode_mpx_per_core_s: float = 18.03  # H.264 CRF 18 medium, including reading the lossless chunk
     compare_mpx_per_core_s: float = 24.51  # the side-by-side comparison, per megapixel of its frame
@@ -203,7 +205,7 @@ class Stack:
     invocation_timeout_s: int = 900  # the async endpoint's InvocationTimeoutSeconds per chunk
     chunk_timeout_s: int = 3600  # ChunkTimeoutSeconds: how long a Map item waits for the endpoint
     retention_days: int = 7
-    extract_range_frames: int = 0  # source frames per Extract range; 0: one pass over the whole video
+    extract_range_frames: int = 5400  # ExtractRangeFrames: source frames per Extract scan and cut group
     assemble_streaming: bool = True  # Assemble streams into a multipart upload (False: the older local join)
 
     @classmethod
@@ -413,24 +415,35 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
                          tmp_mb=stack.claim.tmp_mb,
                          limits=lambda_limits(stack.claim, claim_s, 0, 128 * MB))
 
-    # Extract: download, decode, write chunk files (upload workers in parallel), upload
-    ranges = 1 if stack.extract_range_frames <= 0 else math.ceil((n - 1) / max(1, stack.extract_range_frames))
-    range_frames = n if ranges == 1 else min(n, stack.extract_range_frames + c)  # a range reads to its chunk edge
-    range_chunks = math.ceil((range_frames - 1) / (c - 1))
-    range_source = source.size_bytes * (range_frames / n) if ranges > 1 else source.size_bytes
-    # media.extract: each upload worker writes one chunk file, uploads and deletes it; up to 2 x workers
-    # more chunks wait as frames in memory, beside the two chunks' worth the cut detection holds back
-    on_disk = min(EXTRACT_UPLOAD_WORKERS, range_chunks)
-    extract_tmp = source.size_bytes + on_disk * chunk_file_in
-    extract_mem = LAMBDA_BASE_MEMORY + (min(3 * EXTRACT_UPLOAD_WORKERS, range_chunks) + 2) * largest * raw_frame
-    cpu = (range_frames * mpx * depth / rates.decode_mpx_per_core_s
-           + (range_frames + range_chunks) * mpx / rates.chunk_write_mpx_per_core_s) / stack.extract.vcpus
-    upload = range_chunks * chunk_file_in / bw
-    extract_s = source.size_bytes / bw + max(cpu, upload)
-    if ranges > 1:  # each range streams its own part of the source; nothing whole on /tmp
-        extract_tmp = on_disk * chunk_file_in
-        extract_s = range_source / bw + max(cpu, upload)
-    extract = StepEstimate("Extract", ranges, int(extract_tmp), int(extract_mem), extract_s, extract_s * ranges,
+    # Extract (slowmo.ranges): one call reads the container's packet index (the whole file, streamed), a
+    # scan per time range decodes and classifies its frames, one call plans, and a cut per group of chunks
+    # (about a range long) decodes its frames again and writes and uploads their chunk files. Nothing of
+    # the source is copied to /tmp. The step's duration is its slowest call.
+    from .ranges import frames_per_range
+
+    per_range = frames_per_range(stack.extract_range_frames, source.width, source.height)
+    ranges = 1 if per_range <= 0 or n <= per_range else math.ceil((n - 1) / per_range)
+    range_frames = n if ranges == 1 else per_range
+    # slowmo.ranges.cut_groups adds chunks to a group until it spans a range: ceil(range / step) chunks
+    group_chunks = chunks if ranges == 1 else min(chunks, math.ceil(per_range / (c - 1)))
+    group_frames = min(n, group_chunks * (c - 1) + 1)
+    groups = math.ceil(chunks / group_chunks)
+    vcpus = stack.extract.vcpus
+    decode_s = lambda frames: frames * mpx * depth / rates.decode_mpx_per_core_s / vcpus  # noqa: E731
+    index_s = source.size_bytes / bw + n * 2e-6 + 1.0  # a stream copy of every packet: I/O bound
+    scan_s = (source.size_bytes * range_frames / n / bw + decode_s(range_frames)
+              + range_frames * mpx / rates.scan_mpx_per_core_s / vcpus)
+    plan_s = 1.0 + n * 2e-5 + ranges * S3_REQUEST_LATENCY_S  # reads every scan, plans in pure Python
+    # cut_range: each upload worker writes one chunk file, uploads and deletes it; up to 2 x workers
+    # more chunks wait as frames in memory beside the one being filled
+    on_disk = min(EXTRACT_UPLOAD_WORKERS, group_chunks)
+    cut_cpu = decode_s(group_frames) + group_frames * mpx / rates.chunk_write_mpx_per_core_s / vcpus
+    cut_s = source.size_bytes * group_frames / n / bw + max(cut_cpu, group_chunks * chunk_file_in / bw)
+    extract_s = max(index_s, scan_s, plan_s, cut_s)
+    extract_tmp = on_disk * chunk_file_in
+    extract_mem = LAMBDA_BASE_MEMORY + (min(3 * EXTRACT_UPLOAD_WORKERS, group_chunks) + 1) * largest * raw_frame
+    extract_total = index_s + ranges * scan_s + plan_s + groups * cut_s
+    extract = StepEstimate("Extract", 2 + ranges + groups, int(extract_tmp), int(extract_mem), extract_s, extract_total,
                            memory_mb=stack.extract.memory_mb, tmp_mb=stack.extract.tmp_mb,
                            limits=lambda_limits(stack.extract, extract_s, extract_tmp, extract_mem))
 
@@ -490,7 +503,9 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
     per_chunk = request_s + encode_s + 1.0
     chunks_per_s = min(instances / max(request_s, 1e-6), stack.map_concurrency / per_chunk)
     map_s = ENDPOINT_COLD_START_S + chunks / chunks_per_s + encode_s
-    wall = claim_s + extract_s + map_s + assemble_s
+    waves = lambda items: math.ceil(items / max(1, stack.map_concurrency))  # noqa: E731 - the Maps' MaxConcurrency
+    extract_wall = index_s + waves(ranges) * scan_s + plan_s + waves(groups) * cut_s
+    wall = claim_s + extract_wall + map_s + assemble_s
 
     cost = _cost(steps, chunks, stack, gpu_total, instances, map_s, chunk_file_in, chunk_file_out, segment,
                  compare_segment, video_bytes, compare_bytes)
@@ -589,7 +604,8 @@ def default_limits(stack: Stack | None = None, job: Job | None = None, fps: floa
     * MaxWidth/MaxHeight: the largest standard frame whose full chunk fits;
     * MaxDurationSeconds: the longest 1080p input at ``fps`` that fits, in whole minutes;
     * MaxOutputFrames: what that input makes at the default factor;
-    * MaxFileBytes: Extract's /tmp at ADMIT_FRACTION, less the chunk files of the largest frame, in GiB.
+    * MaxFileBytes: the file Extract's index step can stream once within ADMIT_FRACTION of its timeout
+      (the source is never copied to /tmp), at most the CLI's own limit (slowmo.limits), in GiB.
 
     Admission still judges every job on its own facts; these bound what is worth looking at."""
     stack = stack or Stack()
@@ -598,8 +614,10 @@ def default_limits(stack: Stack | None = None, job: Job | None = None, fps: floa
                           if estimate(Source(w, h, stack.chunk_frames, fps), job, stack).fits), STANDARD_SIZES[-1])
     seconds = largest_duration(Source.of_length(1920, 1080, fps, 60), job, stack)
     minutes = int(min(seconds, 24 * 3600) // 60)
-    chunk_files = EXTRACT_UPLOAD_WORKERS * stack.chunk_frames * width * height / 1e6 * MEASURED_RATES.chunk_bytes_per_mpx
-    file_gib = int((stack.extract.tmp_mb * MB * ADMIT_FRACTION - chunk_files) // GB)
+    from .limits import Limits
+
+    streamed = stack.extract.timeout_s * ADMIT_FRACTION * LAMBDA_S3_BYTES_PER_S
+    file_gib = int(min(streamed, Limits().max_file_bytes) // GB)
     return {
         "MaxWidth": width,
         "MaxHeight": height,

@@ -35,6 +35,17 @@ from typing import Any
 DEFAULT_RANGE_FRAMES = 5400
 
 
+PIXELS_1080P = 1920 * 1080
+
+
+def frames_per_range(range_frames: int, width: int, height: int) -> int:
+    """The stack's frames per range (set for 1080p) for frames of this size: fewer for larger frames, so a
+    4K range decodes about as many pixels as a 1080p one; never more. 0 (one range) stays 0."""
+    if range_frames <= 0:
+        return 0
+    return max(2, range_frames * PIXELS_1080P // max(PIXELS_1080P, width * height))
+
+
 class RangeError(RuntimeError):
     """The ranges do not join into one sequence of frames (never expected; the job fails with this)."""
 
@@ -146,11 +157,12 @@ def join_scans(ranges: Sequence[TimeRange], scans: Sequence[Scan]) -> tuple[list
 def cut_groups(chunks: Sequence[dict[str, Any]], pts: Sequence[int], keyframes: Sequence[int],
                group_frames: int) -> list[dict[str, Any]]:
     """The cut pass's Map items: consecutive planned chunks (dicts with index, start, end: global source
-    frames) grouped until a group spans about ``group_frames`` frames, each with where to seek and the
-    presentation times of its first and last frame (the worker checks it decoded exactly those)."""
+    frames) grouped until a group spans about ``group_frames`` frames (0: one group), each with where to
+    seek and the presentation times of its first and last frame (the worker checks it decoded exactly those)."""
     groups: list[list[dict[str, Any]]] = []
+    span = group_frames if group_frames > 0 else len(pts) + 1
     for chunk in chunks:
-        if groups and int(groups[-1][-1]["end"]) - int(groups[-1][0]["start"]) < max(1, group_frames):
+        if groups and int(groups[-1][-1]["end"]) - int(groups[-1][0]["start"]) < span:
             groups[-1].append(chunk)
         else:
             groups.append([chunk])

@@ -29,6 +29,7 @@ _ENV = {
     "default_factor": "DEFAULT_FACTOR",
     "default_engine": "DEFAULT_ENGINE",
     "chunk_frames": "CHUNK_FRAMES",
+    "extract_range_frames": "EXTRACT_RANGE_FRAMES",
     "token_ttl_seconds": "TOKEN_TTL_SECONDS",
     "invocation_timeout_seconds": "INVOCATION_TIMEOUT_SECONDS",
     "request_ttl_seconds": "REQUEST_TTL_SECONDS",
@@ -57,6 +58,7 @@ class Settings:
     default_factor: int = 8
     default_engine: str = "film"
     chunk_frames: int = 16
+    extract_range_frames: int = 5400  # slowmo.ranges.DEFAULT_RANGE_FRAMES (this module stays import-light)
     token_ttl_seconds: int = 3 * 24 * 3600
     invocation_timeout_seconds: int = 900
     request_ttl_seconds: int = 6 * 3600

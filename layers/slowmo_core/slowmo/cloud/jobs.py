@@ -63,9 +63,11 @@ def failure_reason(error: str | None, cause: str | None) -> str:
 
 
 def job_failure_reason(item: dict[str, Any] | None, error: dict[str, Any] | None) -> str:
-    """The reason a job failed: the first failed chunk's own error when a chunk recorded one (the
-    Distributed Map only says its failure threshold was exceeded), else the caught error."""
+    """The reason a job failed: the first failed Extract range's or chunk's own error when one recorded it
+    (a Distributed Map only says its failure threshold was exceeded), else the caught error."""
     item = item or {}
+    if item.get("extractError"):  # a scan or cut of Extract's Maps recorded its own reason
+        return failure_reason_line(failure_reason(item["extractError"], item.get("extractCause")))
     if item.get("chunkError"):
         attempts = int(item.get("failedAttempts") or 1)
         tail = f" (after {attempts} attempts)" if attempts > 1 else ""

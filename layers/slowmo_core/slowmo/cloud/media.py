@@ -71,7 +71,7 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
     nothing on /tmp), cut its frames into time ranges, and write both for the scans."""
     from ..options import JobOptions
     from ..probe import read_container
-    from ..ranges import split_ranges
+    from ..ranges import frames_per_range, split_ranges
     from .s3http import ObjectServer
 
     JobOptions.from_dict(dict(options))  # refused options fail here, before any decoding
@@ -82,7 +82,8 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
     with ObjectServer(s3) as server:
         container = read_container(server.url(source["bucket"], source["key"], source.get("version_id")), name, head=head)
         server.check()
-    ranges = split_ranges(container.packet_pts, container.keyframes, range_frames)
+    ranges = split_ranges(container.packet_pts, container.keyframes,
+                          frames_per_range(range_frames, container.width, container.height))
     _put_json(s3, layout.work_bucket, layout.container_key, {**container.to_dict(), "sizeBytes": size})
     _put_json(s3, layout.work_bucket, layout.ranges_key, [r.to_dict() for r in ranges])
     return {"ranges": {"Bucket": layout.work_bucket, "Key": layout.ranges_key}, "rangeCount": len(ranges),
@@ -156,7 +157,7 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     from ..pipeline import check_input
     from ..plan import plan_job
     from ..probe import _Packets, complete
-    from ..ranges import RangeError, Scan, TimeRange, cut_groups, join_scans
+    from ..ranges import RangeError, Scan, TimeRange, cut_groups, frames_per_range, join_scans
     from .admission import judge
 
     opts = JobOptions.from_dict(dict(options))
@@ -197,7 +198,7 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     # the request builder reads its slice from plan.json.
     timed = not is_uniform(timing)
     manifest = [{**chunk.to_dict(), **({"timed": True} if timed else {})} for chunk in timing.chunks]
-    groups = cut_groups(manifest, pts, container.keyframes, group_frames)
+    groups = cut_groups(manifest, pts, container.keyframes, frames_per_range(group_frames, info.width, info.height))
     _put_json(s3, layout.work_bucket, layout.plan_key, plan)
     _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
     _put_json(s3, layout.work_bucket, layout.groups_key, groups)
