@@ -188,3 +188,33 @@ def test_encode_chunk_reuses_a_segment_only_when_it_was_made_for_this_chunk(s3, 
 
     again = encode_chunk(s3=s3, layout=layout, chunk=chunk, plan=ENCODE_PLAN)  # a re-run of the same chunk
     assert again == {"chunk": 1, "frames": 4, "reused": True}
+
+
+def _shift_sync_samples(data: bytes, by: int) -> bytes:
+    """The MP4 with every sync sample number of its stss box (ISO 14496-12, 8.6.2) moved ``by`` samples later:
+    the file then calls P-frames key frames. Same size, so nothing else in the file moves."""
+    import struct
+
+    at = data.index(b"stss")
+    count = struct.unpack(">I", data[at + 8: at + 12])[0]
+    entries = [struct.unpack(">I", data[at + 12 + 4 * i: at + 16 + 4 * i])[0] for i in range(count)]
+    moved = b"".join(struct.pack(">I", e + by if e > 1 else e) for e in entries)  # sample 1 stays: decoding starts there
+    return data[: at + 12] + moved + data[at + 12 + 4 * count:]
+
+
+def test_ranged_extract_redoes_a_range_whose_seek_decodes_differently(s3, ffmpeg_media, tmp_path):
+    """A file whose index calls P-frames key frames (its sync samples moved off the real IDR frames). Seeks then
+    start decoding on pictures whose references the decoder never saw: the scans' CRCs disagree with the range
+    before, those ranges are scanned again from the start, and the cuts check every frame against the scans.
+    The result is still the single pass, pixel for pixel."""
+    clip = ffmpeg_media("ranges-lying-keys-src.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2", "-c:v", "libx264", "-g", "8",
+        "-bf", "0", "-pix_fmt", "yuv420p"])
+    lying = tmp_path / "lying-keys.mp4"
+    lying.write_bytes(_shift_sync_samples(clip.read_bytes(), 4))
+    from slowmo.probe import read_container
+
+    keys = read_container(str(lying), "lying-keys.mp4").keyframes
+    assert keys == tuple(i * 8 * 512 for i in range(6))  # the packets' own key flags: the IDR frames 0, 8, 16, ...
+    ranges, _ = _assert_ranged_equals_single_pass(s3, lying, tmp_path, chunk_frames=7, range_frames=9, group_frames=10)
+    assert sum(r["seek"] is not None for r in ranges) >= 3

@@ -42,7 +42,8 @@ def _scans_of(pts, cuts, ranges):
         owned = [i for i, p in enumerate(pts) if r.owns(p)]
         previous = pts[owned[0] - 1] if owned and owned[0] > 0 else None
         scans.append(Scan(r.index, previous, [pts[i] for i in owned], [1] * len(owned),
-                          [k for k, i in enumerate(owned) if i in cuts]))
+                          [k for k, i in enumerate(owned) if i in cuts], [pts[i] + 1000 for i in owned],
+                          [[pts[i], pts[i] + 1000] for i in range(max(0, owned[0] - 3), owned[0])] if owned else []))
     return scans
 
 
@@ -50,9 +51,9 @@ def _scans_of(pts, cuts, ranges):
 def test_join_gives_the_single_pass_frames_and_cuts_across_range_edges(cuts):
     pts = [i * 3 for i in range(30)]
     ranges = split_ranges(pts, [0, 30, 60], 10)
-    got_pts, durations, got_cuts = join_scans(ranges, _scans_of(pts, cuts, ranges))
-    assert got_pts == pts and len(durations) == 30
-    assert got_cuts == cuts  # frame 10 opens range 1: its cut is found by the pair across the edge
+    joined = join_scans(ranges, _scans_of(pts, cuts, ranges))
+    assert joined.pts == pts and len(joined.durations) == 30 and joined.crcs == [p + 1000 for p in pts]
+    assert joined.cuts == cuts  # frame 10 opens range 1: its cut is found by the pair across the edge
 
 
 def test_join_refuses_a_lost_frame_a_repeated_frame_and_a_missing_range():
@@ -90,3 +91,29 @@ def test_larger_frames_get_shorter_ranges_and_smaller_frames_never_longer():
     assert frames_per_range(5400, 3840, 2160) == 1350  # 4K: the same pixels per range as 1080p
     assert frames_per_range(5400, 640, 360) == 5400
     assert frames_per_range(0, 3840, 2160) == 0 and frames_per_range(3, 7680, 4320) == 2
+
+
+def test_an_index_without_times_on_every_packet_is_not_cut_by_time():
+    from slowmo.ranges import NO_PTS, time_indexed
+
+    avi = [NO_PTS, NO_PTS, *range(0, 100)]  # AVI: B-frames carry no presentation time
+    assert not time_indexed(avi) and not time_indexed([0, 1, 1, 2]) and time_indexed(range(5))
+    assert split_ranges(avi, [0, 50], 10) == [TimeRange(0, None, None, None)]
+
+
+def test_a_seek_that_decodes_the_frames_before_its_range_differently_is_named_for_a_rescan():
+    from slowmo.ranges import SeekMismatch
+
+    pts = [i * 3 for i in range(30)]
+    ranges = split_ranges(pts, [0, 15, 30, 45, 60], 10)  # key packets every 5 frames: ranges 1 and 2 seek
+    assert [r.seek is not None for r in ranges] == [False, True, True]
+    scans = _scans_of(pts, [], ranges)
+    scans[2].preroll[-1][1] += 1  # range 2's decode of frame 19 differs from range 1's: its seek was not clean
+    with pytest.raises(SeekMismatch) as caught:
+        join_scans(ranges, scans)
+    assert caught.value.ranges == [2]
+    late = _scans_of(pts, [], ranges)
+    late[1].previous = 24  # range 1's decode started after frame 9: it would lose a frame
+    with pytest.raises(SeekMismatch) as caught:
+        join_scans(ranges, late)
+    assert caught.value.ranges == [1]

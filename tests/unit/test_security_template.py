@@ -233,11 +233,13 @@ def test_limits_reach_every_function_from_parameters_as_the_cli_reads_them():
         assert env[variable] == {"Ref": parameter}
         declared = float(template["Parameters"][parameter]["Default"])
         # the cloud defaults come from the capacity model (test_capacity.py checks which) and never exceed the
-        # CLI's; the source has to fit Extract's ephemeral storage with its chunks
+        # CLI's; Extract streams the source once in its index step (never to /tmp), within its share of the timeout
         assert declared <= getattr(defaults, attr), parameter
         if attr == "max_file_bytes":
-            storage = template["Resources"]["ExtractFunction"]["Properties"]["EphemeralStorage"]["Size"] * 1024**2
-            assert declared <= storage
+            from slowmo import capacity
+
+            timeout = template["Resources"]["ExtractFunction"]["Properties"]["Timeout"]
+            assert declared <= timeout * capacity.ADMIT_FRACTION * capacity.LAMBDA_S3_BYTES_PER_S
     for name, fn in resources(template, "AWS::Serverless::Function").items():
         own = fn["Properties"].get("Environment", {}).get("Variables", {})
         assert not set(own) & set(PARAMETER_FOR), f"{name} overrides a global limit"

@@ -99,13 +99,16 @@ def timed_decode_args(video, source: str, *, seek: Fraction | None, timing_fd: i
 DAMAGE_WORDS = ("invalid data", "corrupt", "error while decoding", "partial file", "truncat", "stream ends prematurely")
 
 
-def read_timed_frames(video, source: str, *, seek: Fraction | None = None, depth: int = 8,
-                      name: str | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
+def read_timed_frames(video, source: str, *, seek: Fraction | None = None, clean_from: int | None = None,
+                      depth: int = 8, name: str | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield (pts, duration, frame) for every frame the decoder delivers from ``seek`` (seconds on the file's
     clock, None: from the start) to the end of ``source`` (a path or URL), pts and duration in the video
     stream's timebase. Stop iterating to stop decoding. ``video`` is a VideoInfo or probe.Container.
 
-    Raises InputError when the decoder reports damage (the probe's rule), FFmpegError when ffmpeg fails."""
+    Raises InputError when the decoder reports damage (the probe's rule), FFmpegError when ffmpeg fails.
+    After a seek, damage reported before the decoder has shown a frame at or after ``clean_from`` (the key
+    packet after the seek point, slowmo.ranges.clean_point) belongs to the pre-roll: an open GOP's leading
+    pictures reference a GOP the decoder never saw. The caller keeps none of those frames."""
     import threading
 
     name = name or os.path.basename(source)
@@ -113,63 +116,75 @@ def read_timed_frames(video, source: str, *, seek: Fraction | None = None, depth
     dtype = np.dtype("<u2") if depth > 8 else np.dtype(np.uint8)
     frame_bytes = width * height * 3 * dtype.itemsize
     read_fd, write_fd = os.pipe()
-    lines: list[tuple[int, int] | None] = []
-    with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
-                ffmpeg_command(timed_decode_args(video, source, seek=seek, timing_fd=write_fd, depth=depth)),
-                stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes, pass_fds=(write_fd,))
-        finally:
-            os.close(write_fd)
-        timing = os.fdopen(read_fd, "r")
-        # ffmpeg writes both outputs as it decodes: read the times on their own thread so that neither pipe fills
-        lock = threading.Condition()
+    stamps: list[tuple[int, int] | None] = []
+    lock = threading.Condition()
+    clean = [seek is None or clean_from is None]  # set once the decoder has shown a frame past the pre-roll
+    damage: list[str] = []
+    stderr_lines: list[str] = []
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+            ffmpeg_command(timed_decode_args(video, source, seek=seek, timing_fd=write_fd, depth=depth)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=frame_bytes, pass_fds=(write_fd,))
+    finally:
+        os.close(write_fd)
 
-        def read_times():
+    # ffmpeg writes the frames, their times and its messages as it decodes: the times and the messages are
+    # read on their own threads so that no pipe fills while another is waited on
+    def read_times():
+        with os.fdopen(read_fd, "r") as timing:
             for line in timing:
                 if line.startswith("0,"):
                     fields = line.split(",")
+                    pts = int(fields[2])
                     with lock:
-                        lines.append((int(fields[2]), int(fields[3])))
+                        if clean_from is not None and pts >= clean_from:
+                            clean[0] = True
+                        stamps.append((pts, int(fields[3])))
                         lock.notify_all()
-            with lock:
-                lines.append(None)
-                lock.notify_all()
+        with lock:
+            stamps.append(None)
+            lock.notify_all()
 
-        reader = threading.Thread(target=read_times, daemon=True)
+    def read_errors():
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            with lock:
+                stderr_lines.append(line)
+                if clean[0] and any(word in line.lower() for word in DAMAGE_WORDS):
+                    damage.append(line)
+
+    readers = [threading.Thread(target=read_times, daemon=True), threading.Thread(target=read_errors, daemon=True)]
+    for reader in readers:
         reader.start()
-        delivered = 0
-        try:
-            while True:
-                buffer = bytearray(frame_bytes)
-                view = memoryview(buffer)
-                filled = 0
-                while filled < frame_bytes:
-                    n = proc.stdout.readinto(view[filled:])
-                    if not n:
-                        break
-                    filled += n
-                if filled < frame_bytes:
+    delivered = 0
+    try:
+        while True:
+            buffer = bytearray(frame_bytes)
+            view = memoryview(buffer)
+            filled = 0
+            while filled < frame_bytes:
+                n = proc.stdout.readinto(view[filled:])
+                if not n:
                     break
-                with lock:
-                    lock.wait_for(lambda wanted=delivered: len(lines) > wanted)
-                    stamp = lines[delivered]
-                if stamp is None:
-                    raise FFmpegError(f"decoding {name}: a frame came without its time")
-                delivered += 1
-                yield stamp[0], stamp[1], np.frombuffer(buffer, dtype=dtype).reshape(height, width, 3)
-        finally:  # also when the caller stops early (GeneratorExit): stop ffmpeg
-            if proc.poll() is None:
-                proc.stdout.close()
-                proc.kill()
-            proc.wait()
+                filled += n
+            if filled < frame_bytes:
+                break
+            with lock:
+                lock.wait_for(lambda wanted=delivered: len(stamps) > wanted)
+                stamp = stamps[delivered]
+            if stamp is None:
+                raise FFmpegError(f"decoding {name}: a frame came without its time")
+            delivered += 1
+            yield stamp[0], stamp[1], np.frombuffer(buffer, dtype=dtype).reshape(height, width, 3)
+    finally:  # also when the caller stops early (GeneratorExit): stop ffmpeg
+        if proc.poll() is None:
+            proc.stdout.close()
+            proc.kill()
+        proc.wait()
+        for reader in readers:
             reader.join(timeout=10)
-            timing.close()
-        errors.seek(0)
-        stderr = errors.read().decode(errors="replace")
     if proc.returncode not in (0, None) and delivered == 0:
-        raise FFmpegError(f"decoding {name} failed: {last_error_line(stderr)}")
-    damage = [line for line in stderr.splitlines() if any(word in line.lower() for word in DAMAGE_WORDS)]
+        raise FFmpegError(f"decoding {name} failed: {last_error_line(chr(10).join(stderr_lines))}")
     if damage or proc.returncode not in (0, None):
         raise InputError(f"{name}: video is corrupt or truncated mid-stream "
-                         f"({last_error_line(chr(10).join(damage) or stderr)})")
+                         f"({last_error_line(chr(10).join(damage or stderr_lines))})")

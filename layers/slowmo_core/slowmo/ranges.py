@@ -36,6 +36,7 @@ DEFAULT_RANGE_FRAMES = 5400
 
 
 PIXELS_1080P = 1920 * 1080
+NO_PTS = -(2**63)  # AV_NOPTS_VALUE: a packet the container gives no presentation time (AVI's B-frames, raw streams)
 
 
 def frames_per_range(range_frames: int, width: int, height: int) -> int:
@@ -71,6 +72,22 @@ class TimeRange:
         return cls(int(d["index"]), opt(d.get("start")), opt(d.get("end")), opt(d.get("seek")))
 
 
+def time_indexed(packet_pts: Sequence[int]) -> bool:
+    """Every packet carries its own presentation time: only then can a decoder be started by time and the
+    frames it delivers be matched to the index (AVI leaves B-frames without one; raw streams all)."""
+    ordered = sorted(packet_pts)
+    return bool(ordered) and ordered[0] != NO_PTS and all(b != a for a, b in zip(ordered, ordered[1:], strict=False))
+
+
+def clean_point(keyframes: Sequence[int], seek: int | None) -> int | None:
+    """The first key packet after ``seek``: frames from there on decode from references the decoder has.
+    Before it, an open GOP's leading pictures miss theirs, and the decoder says so (the caller discards them)."""
+    if seek is None:
+        return None
+    i = bisect.bisect_right(keyframes, seek)
+    return keyframes[i] if i < len(keyframes) else None
+
+
 def seek_point(keyframes: Sequence[int], first_needed: int) -> int | None:
     """The key packet to start decoding at so that the frame at ``first_needed`` decodes as in a single pass:
     the key packet before the last one at or before it (one whole GOP of margin), or None (from the start)."""
@@ -81,11 +98,13 @@ def seek_point(keyframes: Sequence[int], first_needed: int) -> int | None:
 def split_ranges(packet_pts: Sequence[int], keyframes: Sequence[int], range_frames: int) -> list[TimeRange]:
     """Ranges of about ``range_frames`` packets each (one range for a short video or range_frames <= 0).
 
-    A last range shorter than a quarter of the others joins the one before it."""
+    A last range shorter than a quarter of the others joins the one before it. A container whose packets do not
+    all carry distinct presentation times (AVI, elementary streams) cannot be cut by time: one range, the single
+    pass."""
     ordered = sorted(packet_pts)
     keys = sorted(keyframes)
     n = len(ordered)
-    if range_frames <= 0 or n <= range_frames:
+    if range_frames <= 0 or n <= range_frames or not time_indexed(ordered):
         return [TimeRange(0, None, None, None)]
     cuts = list(range(range_frames, n, range_frames))
     if cuts and n - cuts[-1] < max(1, range_frames // 4):
@@ -105,34 +124,57 @@ def split_ranges(packet_pts: Sequence[int], keyframes: Sequence[int], range_fram
 @dataclass
 class Scan:
     """What one range's decode found. ``cuts`` are positions in ``pts``: position i means a cut between the
-    frame before pts[i] (``previous`` when i == 0) and pts[i]."""
+    frame before pts[i] (``previous`` when i == 0) and pts[i]. ``crcs`` are the owned frames' CRC-32s;
+    ``preroll`` the [pts, crc] of frames decoded before the range's start, from the clean point on, which the
+    range before it owns: the two decodes must agree on them."""
 
     index: int
     previous: int | None
     pts: list[int] = field(default_factory=list)
     durations: list[int] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
+    crcs: list[int] = field(default_factory=list)
+    preroll: list[list[int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "previous": self.previous, "pts": self.pts, "durations": self.durations,
-                "cuts": self.cuts}
+                "cuts": self.cuts, "crcs": self.crcs, "preroll": self.preroll}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scan:
         return cls(int(d["index"]), None if d.get("previous") is None else int(d["previous"]),
-                   [int(p) for p in d["pts"]], [int(p) for p in d["durations"]], [int(c) for c in d["cuts"]])
+                   [int(p) for p in d["pts"]], [int(p) for p in d["durations"]], [int(c) for c in d["cuts"]],
+                   [int(c) for c in d.get("crcs", [])], [[int(p), int(c)] for p, c in d.get("preroll", [])])
 
 
-def join_scans(ranges: Sequence[TimeRange], scans: Sequence[Scan]) -> tuple[list[int], list[int], list[int]]:
-    """The single pass's frames, from the ranges' scans: (pts, durations, cuts), cuts as the global index of
-    the first frame after each cut. Raises RangeError where the ranges do not join up."""
+class SeekMismatch(RangeError):
+    """Ranges whose decode from a seek disagrees with the frames before their start as the range before
+    them decoded those: the key packet they started at was no clean random access point for this file."""
+
+    def __init__(self, ranges: list[int]):
+        super().__init__(f"ranges {ranges} decoded the frames before their start differently")
+        self.ranges = ranges
+
+
+@dataclass
+class Joined:
+    pts: list[int]
+    durations: list[int]
+    cuts: list[int]  # global index of the first frame after each cut
+    crcs: list[int]
+
+
+def join_scans(ranges: Sequence[TimeRange], scans: Sequence[Scan]) -> Joined:
+    """The single pass's frames, from the ranges' scans. Raises SeekMismatch naming every range whose seeked
+    decode disagrees with the range before it (on the frame before its start, or on any pre-roll frame's CRC:
+    decode those from the start of the file and join again), RangeError where the ranges cannot join at all."""
     by_index = {s.index: s for s in scans}
     missing = [r.index for r in ranges if r.index not in by_index]
     if missing:
         raise RangeError(f"no scan for ranges {missing}")
-    pts: list[int] = []
-    durations: list[int] = []
-    cuts: list[int] = []
+    joined = Joined([], [], [], [])
+    crc_at: dict[int, int] = {}
+    suspect: list[int] = []
     for rng in ranges:
         scan = by_index[rng.index]
         if not scan.pts:
@@ -142,23 +184,31 @@ def join_scans(ranges: Sequence[TimeRange], scans: Sequence[Scan]) -> tuple[list
             raise RangeError(f"range {rng.index} delivered frames at {stray[:3]} outside [{rng.start}, {rng.end})")
         if any(b <= a for a, b in zip(scan.pts, scan.pts[1:], strict=False)):
             raise RangeError(f"range {rng.index} delivered frames out of order")
-        expected_previous = pts[-1] if pts else None
-        if scan.previous != expected_previous:
-            raise RangeError(f"range {rng.index} starts after frame {scan.previous}, but the frame before it is "
-                             f"{expected_previous}: a frame would be lost or repeated")
-        offset = len(pts)
+        expected_previous = joined.pts[-1] if joined.pts else None
+        disagrees = any(crc_at.get(p, c) != c for p, c in scan.preroll)
+        if scan.previous != expected_previous or disagrees:
+            if rng.seek is None:
+                raise RangeError(f"range {rng.index} starts after frame {scan.previous}, but the frame before it is "
+                                 f"{expected_previous}: a frame would be lost or repeated")
+            suspect.append(rng.index)
+        offset = len(joined.pts)
         # a cut at position 0 of the very first frame has no pair: not a cut
-        cuts.extend(offset + c for c in scan.cuts if offset + c > 0)
-        pts.extend(scan.pts)
-        durations.extend(scan.durations)
-    return pts, durations, cuts
+        joined.cuts.extend(offset + c for c in scan.cuts if offset + c > 0)
+        joined.pts.extend(scan.pts)
+        joined.durations.extend(scan.durations)
+        joined.crcs.extend(scan.crcs)
+        crc_at.update(zip(scan.pts, scan.crcs, strict=False))
+    if suspect:
+        raise SeekMismatch(suspect)
+    return joined
 
 
 def cut_groups(chunks: Sequence[dict[str, Any]], pts: Sequence[int], keyframes: Sequence[int],
-               group_frames: int) -> list[dict[str, Any]]:
+               group_frames: int, ranges: Sequence[TimeRange] = ()) -> list[dict[str, Any]]:
     """The cut pass's Map items: consecutive planned chunks (dicts with index, start, end: global source
     frames) grouped until a group spans about ``group_frames`` frames (0: one group), each with where to
-    seek and the presentation times of its first and last frame (the worker checks it decoded exactly those)."""
+    seek, the presentation times of its first and last frame and the ``ranges`` whose scans hold its frames
+    (the worker checks it decoded exactly those frames, with the scans' CRCs)."""
     groups: list[list[dict[str, Any]]] = []
     span = group_frames if group_frames > 0 else len(pts) + 1
     for chunk in chunks:
@@ -173,5 +223,8 @@ def cut_groups(chunks: Sequence[dict[str, Any]], pts: Sequence[int], keyframes: 
         items.append({"index": index, "chunks": [{"index": int(c["index"]), "start": int(c["start"]),
                                                    "end": int(c["end"])} for c in group],
                       "seek": None if first == 0 else seek_point(keys, pts[first]),
-                      "first": pts[first], "last": pts[last], "frames": last - first + 1})
+                      "first": pts[first], "last": pts[last], "frames": last - first + 1,
+                      # the scans holding these frames' CRCs, which the cut checks its decode against
+                      "ranges": [r.index for r in ranges if (r.end is None or pts[first] < r.end)
+                                 and (r.start is None or pts[last] >= r.start)]})
     return items

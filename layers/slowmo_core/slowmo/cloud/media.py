@@ -71,7 +71,7 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
     nothing on /tmp), cut its frames into time ranges, and write both for the scans."""
     from ..options import JobOptions
     from ..probe import read_container
-    from ..ranges import frames_per_range, split_ranges
+    from ..ranges import frames_per_range, split_ranges, time_indexed
     from .s3http import ObjectServer
 
     JobOptions.from_dict(dict(options))  # refused options fail here, before any decoding
@@ -84,7 +84,9 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
         server.check()
     ranges = split_ranges(container.packet_pts, container.keyframes,
                           frames_per_range(range_frames, container.width, container.height))
-    _put_json(s3, layout.work_bucket, layout.container_key, {**container.to_dict(), "sizeBytes": size})
+    # an index without a time on every packet cannot be decoded by time: one range, and cuts without seeks
+    _put_json(s3, layout.work_bucket, layout.container_key,
+              {**container.to_dict(), "sizeBytes": size, "timeIndexed": time_indexed(container.packet_pts)})
     _put_json(s3, layout.work_bucket, layout.ranges_key, [r.to_dict() for r in ranges])
     return {"ranges": {"Bucket": layout.work_bucket, "Key": layout.ranges_key}, "rangeCount": len(ranges),
             "indexedFrames": container.indexed_frames}
@@ -95,6 +97,8 @@ def _load_container(s3, layout: JobLayout):
 
     data = _get_json(s3, layout.work_bucket, layout.container_key)
     size = int(data.pop("sizeBytes"))
+    if not data.pop("timeIndexed", True):
+        data["keyframes"] = []  # never seek in a container without a time on every packet (slowmo.ranges)
     return Container.from_dict(data), size
 
 
@@ -109,42 +113,98 @@ def _seconds(ticks: int | None, timebase: Fraction) -> Fraction | None:
     return None if ticks is None else ticks * timebase
 
 
-def scan_range(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any],
-               item: dict[str, Any]) -> dict[str, Any]:
-    """Extract, step 2 (one Map item): decode one time range, keep every owned frame's time and every cut,
-    classified exactly as the single pass classifies them (scenes.classify_pair on consecutive frames)."""
+def _from_seek_or_start(work, seek: int | None):
+    """work(seek), or work(None) when the decode from the seek reported damage. Some files flag as key a
+    picture that is no clean random access point (cockatoo.mp4 of python3-imageio: decoding from its second
+    key packet reports errors to the end of the file, decoding from the start none). Only a decode from the
+    start, the single pass's own, may call the file damaged; it costs the time to decode up to the range."""
+    if seek is None:
+        return work(None)
+    try:
+        return work(seek)
+    except InputError:
+        return work(None)
+
+
+def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int | None, depth: int) -> dict:
+    """Decode from ``seek`` (None: the start) to the end of the last of ``ranges`` (consecutive TimeRanges) and
+    scan each: every owned frame's time and CRC, every cut, classified exactly as the single pass classifies
+    them (scenes.classify_pair on consecutive frames), and the pre-roll after a seek. {index: Scan}."""
+    import zlib
+
     from ..decode import read_timed_frames
-    from ..ranges import Scan, TimeRange
+    from ..ranges import Scan, clean_point
     from ..scenes import PairKind, classify_pair, signature
     from .s3http import ObjectServer
 
-    rng = TimeRange.from_dict(item)
-    container, _ = _load_container(s3, layout)
-    depth = _working_depth(container, options)
-    scan = Scan(rng.index, None)
-    previous = previous_sig = None
+    scans = {r.index: Scan(r.index, None) for r in ranges}
+    first, last = ranges[0], ranges[-1]
+    clean_from = clean_point(container.keyframes, seek)
+    owner = 0
+    previous = previous_sig = previous_pts = None
     with ExitStack() as stack:
         server = stack.enter_context(ObjectServer(s3))
         url = server.url(source["bucket"], source["key"], source.get("version_id"))
         decoded = stack.enter_context(closing(read_timed_frames(
-            container, url, seek=_seconds(rng.seek, container.timebase), depth=depth, name=container.name)))
+            container, url, seek=_seconds(seek, container.timebase), depth=depth, name=container.name,
+            clean_from=clean_from)))
         for pts, duration, frame in decoded:
-            if rng.end is not None and pts >= rng.end:
+            if last.end is not None and pts >= last.end:
                 break  # the next range owns the rest (closing the decoder stops ffmpeg)
-            if rng.start is not None and pts < rng.start:
-                previous, previous_sig, scan.previous = frame, None, pts  # the frame before the edge
+            if first.start is not None and pts < first.start:
+                previous, previous_sig, previous_pts = frame, None, pts  # the frame before the edge
+                if seek is not None and (clean_from is None or pts >= clean_from):
+                    scans[first.index].preroll.append([pts, zlib.crc32(frame)])
                 continue
+            while not ranges[owner].owns(pts):
+                owner += 1
+            scan = scans[ranges[owner].index]
             sig = signature(frame)
             if previous is not None:
                 previous_sig = previous_sig or signature(previous)
                 if classify_pair(previous, frame, previous_sig, sig) is PairKind.CUT:
                     scan.cuts.append(len(scan.pts))
+            if not scan.pts:
+                scan.previous = previous_pts
             scan.pts.append(pts)
             scan.durations.append(duration)
-            previous, previous_sig = frame, sig
+            scan.crcs.append(zlib.crc32(frame))
+            previous, previous_sig, previous_pts = frame, sig, pts
         server.check()
+    return scans
+
+
+def scan_range(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any],
+               item: dict[str, Any]) -> dict[str, Any]:
+    """Extract, step 2 (one Map item): decode one time range and write its scan (slowmo.ranges.Scan)."""
+    from ..ranges import TimeRange
+
+    rng = TimeRange.from_dict(item)
+    container, _ = _load_container(s3, layout)
+    depth = _working_depth(container, options)
+    scan = _from_seek_or_start(lambda seek: _scan_ranges(s3, source, container, [rng], seek, depth), rng.seek)[rng.index]
     _put_json(s3, layout.work_bucket, layout.scan_key(rng.index), scan.to_dict())
     return {"range": rng.index, "frames": len(scan.pts), "cuts": len(scan.cuts)}
+
+
+def _join_or_rescan(s3, layout: JobLayout, source: dict[str, Any], container, ranges: list, depth: int):
+    """join_scans; the ranges whose seek disagrees with the range before them are scanned again from the
+    start of the file, in one decode, and the scans joined again, until they agree (from the start they do)."""
+    from ..ranges import Scan, SeekMismatch, join_scans
+
+    scans = {r.index: Scan.from_dict(_get_json(s3, layout.work_bucket, layout.scan_key(r.index))) for r in ranges}
+    for _ in range(len(ranges)):
+        try:
+            return join_scans(ranges, list(scans.values()))
+        except SeekMismatch as mismatch:
+            bad = [r for r in ranges if r.index in mismatch.ranges]
+            # one decode from the start through the last bad range, keeping the bad ones' scans
+            span = [r for r in ranges if r.index <= bad[-1].index]
+            redone = _scan_ranges(s3, source, container, span, None, depth)
+            for r in bad:
+                scans[r.index] = redone[r.index]
+                _put_json(s3, layout.work_bucket, layout.scan_key(r.index), redone[r.index].to_dict())
+    return join_scans(ranges, list(scans.values()))
 
 
 def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any], chunk_frames: int,
@@ -157,18 +217,18 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     from ..pipeline import check_input
     from ..plan import plan_job
     from ..probe import _Packets, complete
-    from ..ranges import RangeError, Scan, TimeRange, cut_groups, frames_per_range, join_scans
+    from ..ranges import RangeError, TimeRange, cut_groups, frames_per_range
     from .admission import judge
 
     opts = JobOptions.from_dict(dict(options))
     container, size = _load_container(s3, layout)
     name = container.name
     ranges = [TimeRange.from_dict(r) for r in _get_json(s3, layout.work_bucket, layout.ranges_key)]
-    scans = [Scan.from_dict(_get_json(s3, layout.work_bucket, layout.scan_key(r.index))) for r in ranges]
     try:
-        pts, durations, cuts = join_scans(ranges, scans)
+        joined = _join_or_rescan(s3, layout, source, container, ranges, _working_depth(container, options))
     except RangeError as err:
         raise RuntimeError(f"internal error: the extract ranges of {name} do not join: {err}") from err
+    pts, durations, cuts = joined.pts, joined.durations, joined.cuts
     if len(pts) < 2:
         raise InputError(f"{name}: only {len(pts)} frame could be decoded; need at least 2")
     info = complete(container, _Packets(container.timebase, pts, durations), source["key"])
@@ -198,7 +258,8 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     # the request builder reads its slice from plan.json.
     timed = not is_uniform(timing)
     manifest = [{**chunk.to_dict(), **({"timed": True} if timed else {})} for chunk in timing.chunks]
-    groups = cut_groups(manifest, pts, container.keyframes, frames_per_range(group_frames, info.width, info.height))
+    groups = cut_groups(manifest, pts, container.keyframes, frames_per_range(group_frames, info.width, info.height),
+                        ranges)
     _put_json(s3, layout.work_bucket, layout.plan_key, plan)
     _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
     _put_json(s3, layout.work_bucket, layout.groups_key, groups)
@@ -218,12 +279,21 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
 def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, Any], workdir: str | None = None,
               upload_workers: int = 4) -> dict[str, Any]:
     """Extract, step 4 (one Map item): decode one group of planned chunks and upload each chunk's lossless
-    frames. Checks it decoded exactly the planned frames: the first and last by their times, all by count."""
+    frames. Checks it decoded exactly the planned frames: the first and last by their times, all by count, and
+    every frame's pixels by the CRC its scan recorded (a decode from a seek that disagrees is redone from the
+    start of the file)."""
+    import zlib
+
     from .. import chunkio
     from ..decode import read_timed_frames
+    from ..ranges import Scan, clean_point
     from .s3http import ObjectServer
 
     container, _ = _load_container(s3, layout)
+    crc_at: dict[int, int] = {}
+    for r in item.get("ranges", []):
+        scan = Scan.from_dict(_get_json(s3, layout.work_bucket, layout.scan_key(int(r))))
+        crc_at.update(zip(scan.pts, scan.crcs, strict=False))
     plan = load_plan(s3, layout)
     depth = _working_depth(container, plan["options"])
     fps = Fraction(plan["fps"])
@@ -240,25 +310,28 @@ def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, 
         os.remove(path)
         return {"index": index, "frames": written.frame_count}
 
-    try:
+    def cut_from(seek: int | None) -> tuple[list, int, int]:
         futures = []
         frames: list = []
         position = 0  # which chunk of the group the frames belong to
+        seen = 0
         with ExitStack() as stack:
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=upload_workers))
             server = stack.enter_context(ObjectServer(s3))
             url = server.url(source["bucket"], source["key"], source.get("version_id"))
-            seen = 0
             decoded = stack.enter_context(closing(read_timed_frames(
-                container, url, seek=_seconds(item.get("seek"), container.timebase), depth=depth, name=container.name)))
+                container, url, seek=_seconds(seek, container.timebase), depth=depth, name=container.name,
+                clean_from=clean_point(container.keyframes, seek))))
             for pts, _, frame in decoded:
                 if pts < first_pts:
                     continue
                 if seen == 0 and pts != first_pts:
-                    raise RuntimeError(f"internal error: chunk group {item['index']} should start at time {first_pts}, "
-                                       f"the decoder gave {pts}")
+                    raise InputError(f"{container.name}: chunk group {item['index']} should start at time {first_pts}, "
+                                     f"the decoder gave {pts}")
                 if pts > last_pts:
                     break
+                if pts in crc_at and zlib.crc32(frame) != crc_at[pts]:
+                    raise InputError(f"{container.name}: frame at time {pts} decodes differently from a seek")
                 frames.append(frame)
                 seen += 1
                 chunk = chunks[position]
@@ -273,7 +346,10 @@ def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, 
                     if position == len(chunks):
                         break
             server.check()
-            stored = [f.result() for f in futures]
+            return [f.result() for f in futures], seen, position
+
+    try:
+        stored, seen, position = _from_seek_or_start(cut_from, item.get("seek"))
         if seen != expected or position != len(chunks):
             raise InputError(f"{container.name}: is truncated or corrupt: decoded {seen} of the {expected} frames "
                              f"of chunks {chunks[0]['index']}-{chunks[-1]['index']}")
