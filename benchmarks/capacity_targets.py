@@ -11,12 +11,9 @@ The rates behind it are slowmo.capacity.MEASURED_RATES (benchmarks/bench_cloud_s
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 from slowmo import capacity
 from slowmo.capacity import TARGET_FRACTION, Job, Source, Stack, estimate
-
-RANGE_FRAMES = 1800  # one minute of 30 fps per Extract range
 
 TARGETS = [
     ("60 min 1080p30, factor 8, comparison", Source.of_length(1920, 1080, 30, 3600), Job(factor=8, compare=True)),
@@ -51,12 +48,6 @@ def main() -> int:
                   f"{share(step, 'endpoint time' if endpoint else 'time')} | {share(step, '/tmp')} |")
         verdict = report.refusal()
         print(f"\nAdmission: {'admitted' if verdict is None else 'refused: ' + verdict}\n")
-        ranged = estimate(source, job, replace(stack, extract_range_frames=RANGE_FRAMES))
-        extract = ranged.step("Extract")
-        print(f"Modelled, not built: Extract over {extract.invocations} time ranges of {RANGE_FRAMES} frames would need "
-              f"{capacity._duration(extract.duration_s)} ({share(extract, 'time')} of its time) and "
-              f"{capacity._bytes(extract.peak_tmp_bytes)} of /tmp each; the job would then be "
-              f"{'admitted' if ranged.fits else 'refused: ' + ranged.refusal()}.\n")
     return 0
 
 

@@ -27,7 +27,7 @@ BUILD = ROOT / "build" / "mutation"  # one staging copy per module: build/mutati
 PACKAGE = Path("layers/slowmo_core/slowmo")
 
 # module (under slowmo/) -> (the narrow tests that hold its guards, the functions that are the guards). Only the
-# guard functions are mutated by default (--whole-modules mutates everything): the whole eleven modules make
+# guard functions are mutated by default (--whole-modules mutates everything): the whole twelve modules make
 # about 3,700 mutants, which does not fit in 30 minutes on two cores. The slow state-machine runs stay out.
 GUARDED: dict[str, tuple[list[str], list[str]]] = {
     "scenes": (["test_scenes.py", "test_synthesis.py"], ["is_repeat", "is_cut", "classify_pair"]),
@@ -37,8 +37,9 @@ GUARDED: dict[str, tuple[list[str], list[str]]] = {
     "plan": (["test_plan.py"], []),
     "pipeline": (["test_pipeline.py", "test_bad_input.py"], ["check_input", "_publish"]),
     "audio": (["test_audio_curve.py", "test_pipeline.py"], ["atempo_chain", "audio_filter"]),
-    "cloud/media": (["test_cloud_media.py", "test_cloud_publish.py"],
-                    ["ChunkSplitter.split", "ChunkSplitter._chunk_starting_at", "_has_object", "publish_all"]),
+    "ranges": (["test_ranges.py"], ["split_ranges", "seek_point", "clean_point", "time_indexed", "join_scans",
+                                    "cut_groups"]),
+    "cloud/media": (["test_cloud_media.py", "test_cloud_publish.py"], ["_has_object", "publish_all"]),
     "cloud/inference": (["test_cloud_inference.py", "test_cloud_core.py", "test_fn_resume.py",
                          "test_fn_invoke_endpoint.py"], ["finished_output", "resume_task"]),
     "cloud/jobs": (["test_cloud_core.py", "test_fn_finish_job.py", "test_fn_claim_job.py"],
@@ -50,7 +51,7 @@ GUARDED: dict[str, tuple[list[str], list[str]]] = {
 
 def mutant_patterns(module: str, whole: bool) -> list[str]:
     """mutmut's mutant names for a module's guard functions: slowmo.cloud.media.x_publish_all__mutmut_7,
-    slowmo.cloud.media.xǁChunkSplitterǁsplit__mutmut_3 (a method)."""
+    slowmo.ranges.xǁScanǁfrom_dict__mutmut_3 (a method)."""
     dotted = "slowmo." + module.replace("/", ".")
     functions = GUARDED[module][1]
     if whole or not functions:

@@ -37,6 +37,20 @@ def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int
     return args + ["-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-f", "rawvideo", "-"]
 
 
+def _read_exactly(stream, size: int) -> bytearray:
+    """``size`` bytes from a pipe, or fewer at its end (a partial frame means ffmpeg stopped mid-frame)."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        n = stream.readinto(view[filled:])
+        if not n:
+            del view
+            return buffer[:filled]
+        filled += n
+    return buffer
+
+
 def read_frames(
     info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None, depth: int = 8
 ) -> Iterator[np.ndarray]:
@@ -51,14 +65,8 @@ def read_frames(
         proc = popen_ffmpeg(decode_args(info, fps=fps, max_frames=max_frames, depth=depth), stdout=subprocess.PIPE, stderr=errors, bufsize=frame_bytes)
         try:
             while True:
-                buffer = bytearray(frame_bytes)
-                view = memoryview(buffer)
-                filled = 0
-                while filled < frame_bytes:
-                    n = proc.stdout.readinto(view[filled:])
-                    if not n:
-                        break
-                    filled += n
+                buffer = _read_exactly(proc.stdout, frame_bytes)
+                filled = len(buffer)
                 if filled < frame_bytes:
                     break
                 yield np.frombuffer(buffer, dtype=dtype).reshape(height, width, 3)
@@ -159,15 +167,8 @@ def read_timed_frames(video, source: str, *, seek: Fraction | None = None, clean
     delivered = 0
     try:
         while True:
-            buffer = bytearray(frame_bytes)
-            view = memoryview(buffer)
-            filled = 0
-            while filled < frame_bytes:
-                n = proc.stdout.readinto(view[filled:])
-                if not n:
-                    break
-                filled += n
-            if filled < frame_bytes:
+            buffer = _read_exactly(proc.stdout, frame_bytes)
+            if len(buffer) < frame_bytes:
                 break
             with lock:
                 lock.wait_for(lambda wanted=delivered: len(stamps) > wanted)
