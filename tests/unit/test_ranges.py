@@ -117,3 +117,90 @@ def test_a_seek_that_decodes_the_frames_before_its_range_differently_is_named_fo
     with pytest.raises(SeekMismatch) as caught:
         join_scans(ranges, late)
     assert caught.value.ranges == [1]
+
+
+def test_clean_point_is_the_first_key_packet_after_the_seek():
+    from slowmo.ranges import clean_point
+
+    assert clean_point([0, 50, 100], None) is None  # no seek: nothing to discard
+    assert clean_point([0, 50, 100], 50) == 100
+    assert clean_point([0, 50, 100], 0) == 50
+    assert clean_point([0, 50, 100], 100) is None  # no key after: every message counts
+
+
+def test_one_missing_time_is_enough_to_refuse_cutting_by_time():
+    from slowmo.ranges import NO_PTS, time_indexed
+
+    assert not time_indexed([NO_PTS, 0, 1, 2])
+    assert not time_indexed([])
+
+
+@pytest.mark.parametrize("packets, range_frames, expected", [
+    (10, 10, 1),   # exactly one range's worth
+    (9, 4, 3),     # 1 frame left over: a quarter of 4 is 1, so it stays a range of its own
+    (42, 10, 5),   # 2 left over of 10 (a quarter is 2): kept
+    (50, 12, 4),   # 2 left over of 12 (a quarter is 3): joins the range before
+    (3, 1, 3),     # one frame per range
+])
+def test_range_counts_at_the_edges(packets, range_frames, expected):
+    ranges = split_ranges(list(range(packets)), [0], range_frames)
+    assert len(ranges) == expected
+    assert ranges[0].start is None and ranges[-1].end is None
+    assert all(a.end == b.start for a, b in zip(ranges, ranges[1:], strict=False))
+
+
+def test_the_seek_is_placed_from_the_frame_just_before_the_range():
+    # the range starting at 100 needs frame 90: keys at or before it are 0, 50, 85, so one GOP back is 50
+    pts = list(range(0, 200, 10))
+    ranges = split_ranges(pts, [0, 50, 85, 100, 150], 10)
+    assert (ranges[1].start, ranges[1].seek) == (100, 50)
+
+
+def test_join_skips_a_range_that_showed_nothing_and_ignores_pre_roll_no_range_owns():
+    pts = [i * 3 for i in range(30)]
+    ranges = split_ranges(pts, [0], 10)
+    scans = _scans_of(pts, [], ranges)
+    scans[0].preroll = [[-3, 7]]  # a leading picture the single pass never showed: nothing to compare
+    empty_then_more = [Scan(0, None), *_scans_of(pts, [], ranges)[1:]]
+    empty_then_more[1].previous = None  # nothing came before range 1 once range 0 showed nothing
+    joined = join_scans(ranges, empty_then_more)
+    assert joined.pts == pts[10:]  # range 0's frames are gone, the later ranges still join
+    assert join_scans(ranges, scans).pts == pts
+    no_crcs = [Scan(s.index, s.previous, s.pts, s.durations, s.cuts) for s in _scans_of(pts, [], ranges)]
+    assert join_scans(ranges, no_crcs).crcs == []  # a scan written before CRCs still joins
+
+
+def test_join_refuses_frames_repeated_or_out_of_order_within_a_range():
+    pts = [i * 3 for i in range(30)]
+    ranges = split_ranges(pts, [0], 10)
+    for bad in ([30, 33, 33, 36], [30, 36, 33, 39]):
+        scans = _scans_of(pts, [], ranges)
+        scans[1] = Scan(1, 27, bad, [1] * len(bad), [])
+        with pytest.raises(RangeError, match="out of order"):
+            join_scans(ranges, scans)
+
+
+def test_a_cut_reported_before_the_first_frame_is_not_a_cut():
+    pts = [i * 3 for i in range(30)]
+    ranges = split_ranges(pts, [0], 10)
+    scans = _scans_of(pts, [], ranges)
+    scans[0].cuts = [0, 4]
+    assert join_scans(ranges, scans).cuts == [4]
+
+
+def test_cut_group_items_carry_their_chunks_seek_and_the_scans_that_hold_their_frames():
+    pts = [i * 2 for i in range(41)]
+    ranges = split_ranges(pts, [0, 2, 4, 32, 64], 20)  # [None, 40), [40, None)
+    chunks = [{"index": 0, "start": 1, "end": 9, "timed": True}, {"index": 1, "start": 9, "end": 17},
+              {"index": 2, "start": 17, "end": 25}, {"index": 3, "start": 25, "end": 40}]
+    groups = cut_groups(chunks, pts, [0, 2, 4, 32, 64], 16, ranges)
+    assert groups == [
+        {"index": 0, "chunks": [{"index": 0, "start": 1, "end": 9}, {"index": 1, "start": 9, "end": 17}],
+         "seek": 0, "first": 2, "last": 34, "frames": 17, "ranges": [0]},  # a trim's first frame 1 still seeks
+        {"index": 1, "chunks": [{"index": 2, "start": 17, "end": 25}, {"index": 3, "start": 25, "end": 40}],
+         "seek": 4, "first": 34, "last": 80, "frames": 24, "ranges": [0, 1]},
+    ]
+    edge = cut_groups([{"index": 0, "start": 20, "end": 30}], pts, [0], 16, ranges)
+    assert edge[0]["ranges"] == [1]  # starts exactly on range 1's start: range 0 holds none of its frames
+    ending = cut_groups([{"index": 0, "start": 10, "end": 20}], pts, [0], 16, ranges)
+    assert ending[0]["ranges"] == [0, 1]  # ends exactly on range 1's first frame
