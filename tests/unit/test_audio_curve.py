@@ -98,3 +98,26 @@ def test_every_segment_is_cut_to_its_exact_sample_count():
     lengths = [int(part.split("whole_len=")[1].split(",")[0]) for part in graph.split(";") if "whole_len=" in part]
     assert sum(lengths) == round(curve.duration * RATE)
     assert len(lengths) == len(curve.constant_segments())
+
+
+def test_the_whole_clip_at_one_factor_aligns_the_audio_start_in_the_cloud_join_too():
+    """plan_audio is what both the local mux and the cloud's Assemble (media.join_args) read."""
+    from fractions import Fraction
+
+    from slowmo.audio import plan_audio
+    from slowmo.cloud.media import join_args
+    from slowmo.plan import make_plan
+    from slowmo.timing import FrameTimes
+
+    plan = make_plan(FrameTimes(tuple(Fraction(i, 24) for i in range(24)), Fraction(24), True), 4)
+    late = plan_audio(plan, {"audio_delay": 0.5, "duration": 1.0})
+    early = plan_audio(plan, {"audio_delay": -0.04, "duration": 1.0})
+    assert late == {"delay": 0.5} and early == {"delay": -0.04}
+    assert plan_audio(plan, {"audio_delay": 0.0001, "duration": 1.0}) == {}  # in sync: untouched
+    assert plan_audio(plan, {"audio_delay": None, "duration": 1.0}) == {}
+    audio = {"url": "http://127.0.0.1:1/a.mp4", "mode": "stretch", "slowdown": Fraction(4), "duration": 4.0}
+    late_filter = join_args("list.txt", {**audio, "curve": late})
+    af = late_filter[late_filter.index("-af") + 1]
+    assert af.startswith("asetpts=PTS-STARTPTS,adelay=delays=500.000:all=1,")  # silence first, then stretched
+    early_filter = join_args("list.txt", {**audio, "curve": early})
+    assert early_filter[early_filter.index("-af") + 1].startswith("asetpts=PTS-STARTPTS,atrim=start=0.040000000,")

@@ -264,3 +264,50 @@ def test_audio_longer_than_video_is_cut_to_the_video(ffmpeg_media, run_cli, tmp_
         result = probe(out)
         assert result.frame_count == 47 and result.duration == pytest.approx(47 / 24, abs=1e-6)
         assert result.has_audio and abs(stream_duration(out, "a") - 47 / 24) <= 1 / 24, mode
+
+
+def _first_sound_s(path) -> float:
+    """Seconds from the first video frame to the first audible sample: the audio decoded with silence filled
+    in from the file's time 0 (aresample async, first_pts 0), then the first sample above 1/32 of full scale."""
+    import subprocess
+
+    import numpy as np
+
+    from slowmo.ffmpeg import ffmpeg_command
+
+    pcm = subprocess.run(ffmpeg_command(["-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-af",  # noqa: S603
+                                         "aresample=async=1:first_pts=0", "-ac", "1", "-ar", "44100", "-f", "s16le",
+                                         "-"]), capture_output=True, check=True).stdout
+    samples = np.frombuffer(pcm, dtype="<i2")
+    return float(np.argmax(np.abs(samples) > 1024)) / 44100
+
+
+def test_audio_that_starts_after_the_picture_stays_on_its_frame(ffmpeg_media, run_cli, tmp_path):
+    """The sound starts 0.5 s after the first frame (an -itsoffset remux: phones and editors write such
+    offsets, usually of tens of ms). Slowed 4x, the sound must start 2 s in; before the fix it started at 0,
+    2 s early, because the stretch ignored where the audio began."""
+    plain = ffmpeg_media("offset-plain.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2",
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-map", "0:v", "-map", "1:a",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+    late = ffmpeg_media("offset-late.mp4", ["-i", str(plain), "-itsoffset", "0.5", "-i", str(plain),
+                                            "-map", "0:v", "-map", "1:a", "-c", "copy"])
+    info = probe(late)
+    assert info.audio_delay == pytest.approx(0.5, abs=0.03)  # the first sample the decoder plays
+    assert probe(plain).audio_delay == pytest.approx(0.0, abs=0.001)
+    onset = _first_sound_s(late)
+    assert onset == pytest.approx(0.5, abs=0.005)
+
+    original = tmp_path / "late-original.mp4"
+    _slow(run_cli, late, original, 4, "--audio", "original")
+    assert _first_sound_s(original) == pytest.approx(onset, abs=0.005)  # real speed: where it was
+    stretched = tmp_path / "late-stretch.mp4"
+    _slow(run_cli, late, stretched, 4)
+    # stretched: 4 x the onset, within the time-stretcher's own smear of an onset (its window, ~0.1 s at 4x)
+    assert _first_sound_s(stretched) == pytest.approx(4 * onset, abs=0.1)
+    in_sync = tmp_path / "plain-stretch.mp4"
+    _slow(run_cli, plain, in_sync, 4)
+    assert _first_sound_s(in_sync) < 0.02  # audio that starts with the picture is left alone
+    trimmed = tmp_path / "late-trim.mp4"  # a trim goes through the speed curve's audio graph: aligned too
+    _slow(run_cli, late, trimmed, 4, "--trim", "0.25:", "--audio", "original")
+    assert _first_sound_s(trimmed) == pytest.approx(onset - 0.25, abs=0.01)

@@ -56,7 +56,7 @@ def audio_filter(mode: str, slowdown: Fraction) -> str:
 
 
 def curve_audio_graph(segments, mode: str, *, sample_rate: int, source_offset: float = 0.0, source: str = "1:a:0",
-                      label: str = "aout") -> str:
+                      label: str = "aout", delay: float | None = None) -> str:
     """A filter_complex that follows a time map: `segments` are (source start, source end, output start,
     output end) in seconds with a constant tempo each (from SpeedCurve.constant_segments).
 
@@ -64,13 +64,17 @@ def curve_audio_graph(segments, mode: str, *, sample_rate: int, source_offset: f
     samples, so rounding never accumulates and every segment boundary is on the curve to the sample.
     original: the audio of the window at normal speed (trimmed with the video), padded with silence.
     source_offset: the audio clock's time of source time 0 (the first video frame), so that audio is
-    cut by timestamps, sample-accurately, wherever the keyframes are.
+    cut by timestamps, sample-accurately, wherever the keyframes are. delay (slowmo.probe's audio_delay),
+    when known, replaces it: the audio is first aligned so that its time 0 is the first frame (align_filter).
     """
     if not segments:
         raise ValueError("no audio segments")
+    align = ""
+    if delay is not None:
+        align, source_offset = align_filter(delay) or "asetpts=PTS-STARTPTS,", 0.0
     segments = [(s0 + source_offset, s1 + source_offset, o0, o1) for s0, s1, o0, o1 in segments]
     lo = segments[0][0]
-    head = f"[{source}]aresample={sample_rate}"
+    head = f"[{source}]{align}aresample={sample_rate}"
     if mode == "original":
         return f"{head},atrim=start={lo:.9f},asetpts=PTS-STARTPTS,apad[{label}]"
     if mode != "stretch":
@@ -94,26 +98,44 @@ def curve_audio_graph(segments, mode: str, *, sample_rate: int, source_offset: f
     return ";".join([split, *branches, joined])
 
 
+# An audio start this close to the first frame is left alone: well under one video frame at any rate.
+ALIGN_TOLERANCE_S = 0.0005
+
+
+def align_filter(delay: float) -> str:
+    """Filters that put the first frame's moment at audio time 0, before any stretch: ``delay`` seconds of
+    silence first when the sound starts after the picture, or the first -``delay`` seconds cut when it starts
+    before (slowmo.probe's audio_delay). A stretch then stretches the silence too, so the sound stays on its
+    frame: at factor 8, a phone clip whose audio starts 60 ms late would otherwise lead by 420 ms."""
+    if abs(delay) < ALIGN_TOLERANCE_S:
+        return ""
+    if delay > 0:
+        return f"asetpts=PTS-STARTPTS,adelay=delays={delay * 1000:.3f}:all=1,"
+    return f"asetpts=PTS-STARTPTS,atrim=start={-delay:.9f},asetpts=PTS-STARTPTS,"
+
+
 def audio_args(mode: str, slowdown, *, segments=None, sample_rate: int | None = None,
-               source_offset: float = 0.0) -> list[str]:
+               source_offset: float = 0.0, delay: float | None = None) -> list[str]:
     """ffmpeg arguments that map input 1's first audio stream, filtered: along a speed curve's
-    segments (curve_audio_graph) when given, else at one tempo, 1/slowdown."""
+    segments (curve_audio_graph) when given, else at one tempo, 1/slowdown, its start first aligned with
+    the first video frame (align_filter)."""
     if segments:
         graph = curve_audio_graph(segments, mode, sample_rate=sample_rate or DEFAULT_SAMPLE_RATE,
-                                  source_offset=source_offset)
+                                  source_offset=source_offset, delay=delay)
         return ["-filter_complex", graph, "-map", "[aout]"]
-    return ["-map", "1:a:0", "-af", audio_filter(mode, slowdown)]
+    return ["-map", "1:a:0", "-af", align_filter(delay or 0.0) + audio_filter(mode, slowdown)]
 
 
 def mux_audio(video_path: str, source_path: str, out_path: str, *, mode: str, slowdown: Fraction, duration: float,
-              segments=None, sample_rate: int | None = None, source_offset: float = 0.0) -> None:
+              segments=None, sample_rate: int | None = None, source_offset: float = 0.0,
+              delay: float | None = None) -> None:
     """Copy video_path's video and source_path's first audio stream, filtered, into out_path.
 
     With `segments` (a speed curve's constant-tempo pieces, see curve_audio_graph) the audio follows
     the curve and covers only the curve's source window; otherwise one tempo, 1/slowdown.
     """
     audio = ["-map", "0:v:0", *audio_args(mode, slowdown, segments=segments, sample_rate=sample_rate,
-                                          source_offset=source_offset)]
+                                          source_offset=source_offset, delay=delay)]
     run_ffmpeg([
         "-loglevel", "error",
         "-i", video_path, "-i", source_path,
@@ -129,8 +151,9 @@ def mux_audio(video_path: str, source_path: str, out_path: str, *, mode: str, sl
 
 
 def plan_audio(plan, info) -> dict:
-    """mux_audio's arguments for following a plan's time map: none for the whole clip at one factor
-    (one tempo, as always); for a trim or a speed curve, its constant-tempo segments.
+    """mux_audio's arguments for following a plan's time map: for the whole clip at one factor, one tempo
+    and the audio's start aligned with the first frame (``delay``, when it is not already); for a trim or
+    a speed curve, its constant-tempo segments.
 
     info: the probe (slowmo.probe.VideoInfo) or its to_dict() form, as the cloud's plan.json keeps it.
     """
@@ -139,10 +162,13 @@ def plan_audio(plan, info) -> dict:
     facts = info if isinstance(info, dict) else vars(info)
     curve = hasattr(plan.time_map, "constant_segments")
     if not curve and plan.window_start == 0 and plan.window_end is None:
-        return {}
+        delay = facts.get("audio_delay") or 0.0  # the whole clip at one tempo: align its start, then stretch
+        return {"delay": float(delay)} if abs(float(delay)) >= ALIGN_TOLERANCE_S else {}
     end = float(plan.window_end) if plan.window_end is not None else float(facts["duration"])
     offset = 0.0
     if facts.get("audio_start") is not None:  # where source time 0 (the first frame) is on the audio's clock
         offset = max(0.0, float(facts.get("start_time") or 0.0) - max(0.0, float(facts["audio_start"])))
+    delay = facts.get("audio_delay")
     return {"segments": audio_segments(plan.time_map, float(plan.window_start), end),
-            "sample_rate": facts.get("audio_sample_rate"), "source_offset": offset}
+            "sample_rate": facts.get("audio_sample_rate"), "source_offset": offset,
+            **({"delay": float(delay)} if delay is not None else {})}

@@ -86,6 +86,9 @@ class VideoInfo:
     container: str = ""
     start_time: float = 0.0  # presentation time of the first decoded frame on the file's clock, seconds
     audio_start: float | None = None  # first audio packet's presentation time on the same clock
+    # seconds from the first video frame to the first audio sample the decoder plays (AAC priming skipped);
+    # positive: the sound starts later than the picture. None: no audio, or it could not be decoded.
+    audio_delay: float | None = None
     # every decoded frame's time (seconds from the first frame); not part of to_dict (it can be long)
     timestamps: FrameTimes | None = field(default=None, compare=False, repr=False)
 
@@ -218,6 +221,7 @@ class Container:
     nominal_fps: Fraction | None  # 1 / the median packet duration
     indexed_frames: int  # video packets the decoder will be given (discarded pre-roll excluded)
     timebase: Fraction  # of the video stream
+    first_audio_time: float | None = None  # the first decoded audio sample's time on the file's clock
     keyframes: tuple[int, ...] = ()  # presentation times of the key packets, ascending, in timebase units
     packet_pts: tuple[int, ...] = field(default=(), compare=False, repr=False)  # every video packet's, ascending
 
@@ -326,7 +330,7 @@ def read_container(source: str, name: str, *, head: bytes = b"") -> Container:
         audio_codec = audio_match.group(2).split()[0].rstrip(",")
         if m := _AUDIO_DETAIL_RE.search(audio_match.group(2)):
             sample_rate, channels = int(m.group(1)), m.group(2).strip()
-    return Container(
+    return Container(first_audio_time=_first_audio_time(source) if audio_match is not None else None,
         name=name, width=width, height=height, coded_width=coded_w, coded_height=coded_h, rotation=rotation,
         codec=codec, pix_fmt=pix_fmt, color=color, has_audio=audio_match is not None, audio_codec=audio_codec,
         audio_sample_rate=sample_rate, audio_channels=channels, container=container,
@@ -334,6 +338,17 @@ def read_container(source: str, name: str, *, head: bytes = b"") -> Container:
         indexed_frames=len(video_packets.pts), timebase=video_packets.timebase,
         keyframes=tuple(sorted(video_packets.keyframes)), packet_pts=tuple(sorted(video_packets.pts)),
     )
+
+
+def _first_audio_time(source: str) -> float | None:
+    """When the first audio sample the decoder plays is shown, on the file's clock: one audio frame decoded
+    with the file's own timestamps (-copyts). The packets alone cannot say it: the decoder drops an AAC
+    encoder's priming (1,024 samples, which an edit list hides) before the first sample it plays."""
+    proc = run_ffmpeg(["-copyts", "-i", source, "-map", "0:a:0", "-frames:a", "1", "-f", "framecrc", "-"], check=False)
+    frames = _parse_framecrc(proc.stdout, 0)
+    if proc.returncode != 0 or frames is None or not frames.pts:
+        return None
+    return float(frames.pts[0] * frames.timebase)
 
 
 def complete(container: Container, decoded: _Packets, path: str) -> VideoInfo:
@@ -358,6 +373,7 @@ def complete(container: Container, decoded: _Packets, path: str) -> VideoInfo:
         has_audio=c.has_audio, audio_codec=c.audio_codec, audio_sample_rate=c.audio_sample_rate,
         audio_channels=c.audio_channels, container=c.container, start_time=round(start_time, 6),
         audio_start=c.audio_start, timestamps=times,
+        audio_delay=None if c.first_audio_time is None else round(c.first_audio_time - start_time, 6),
     )
 
 
