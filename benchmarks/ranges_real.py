@@ -32,7 +32,10 @@ def single_pass(path: Path, chunk_frames: int):
 
     info = probe(path)
     frames = [f.copy() for f in read_frames(info, depth=working_depth(info.bit_depth, "blend"))]
-    cuts = [i for i in range(1, len(frames)) if classify_pair(frames[i - 1], frames[i]) is PairKind.CUT]
+    from slowmo.synthesis import eight_bit
+
+    cuts = [i for i in range(1, len(frames))
+            if classify_pair(eight_bit(frames[i - 1]), eight_bit(frames[i])) is PairKind.CUT]
     return info, frames, cuts, plan_job(info, JobOptions(factor=2, engine="blend"), chunk_frames=chunk_frames, cuts=cuts)
 
 

@@ -51,9 +51,14 @@ def _single_pass(path, chunk_frames: int, factor: int = 2):
     from slowmo.probe import probe
     from slowmo.scenes import PairKind, classify_pair
 
+    from slowmo.options import working_depth
+
     info = probe(path)
-    frames = [f.copy() for f in read_frames(info)]
-    cuts = [i for i in range(1, len(frames)) if classify_pair(frames[i - 1], frames[i]) is PairKind.CUT]
+    frames = [f.copy() for f in read_frames(info, depth=working_depth(info.bit_depth, "blend"))]
+    from slowmo.synthesis import eight_bit
+
+    cuts = [i for i in range(1, len(frames))
+            if classify_pair(eight_bit(frames[i - 1]), eight_bit(frames[i])) is PairKind.CUT]
     plan = plan_job(info, JobOptions(factor=factor, engine="blend"), chunk_frames=chunk_frames, cuts=cuts)
     return info, frames, cuts, plan
 
@@ -113,6 +118,24 @@ def test_ranged_extract_matches_the_single_pass_on_awkward_containers(s3, ffmpeg
     clip = ffmpeg_media(f"ranges-{name}", args)
     ranges, _ = _assert_ranged_equals_single_pass(s3, clip, tmp_path, chunk_frames=7, range_frames=9, group_frames=10)
     assert any(r["seek"] is not None for r in ranges)  # some range really did start from a seek
+
+
+def test_ranged_extract_of_a_rotated_10_bit_hevc_phone_style_clip(s3, ffmpeg_media, tmp_path):
+    """Phones record 10-bit HEVC with a rotation tag: the ranges decode 16 bits per channel (what the flow and
+    blend engines keep) and upright, exactly as the single pass does."""
+    hevc = ffmpeg_media("ranges-hevc10.mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=24:duration=2", "-c:v", "libx265", "-pix_fmt",
+        "yuv420p10le", "-x265-params", "keyint=8:log-level=0", "-colorspace", "bt2020nc"])
+    rotated = ffmpeg_media("ranges-hevc10-rotated.mp4", ["-display_rotation:v", "90", "-i", str(hevc), "-c", "copy"])
+    from slowmo.probe import probe
+
+    info = probe(rotated)
+    assert (info.width, info.height, info.rotation, info.bit_depth) == (96, 160, 270, 10)
+    ranges, manifest = _assert_ranged_equals_single_pass(s3, rotated, tmp_path, chunk_frames=7, range_frames=9,
+                                                         group_frames=10)
+    assert sum(r["seek"] is not None for r in ranges) >= 3
+    frames = _chunk_frames(s3, "r9-g10-ranges-hevc10-rotated", 0, tmp_path)
+    assert frames[0].dtype.itemsize == 2 and frames[0].shape == (160, 96, 3)  # 16-bit, upright
 
 
 def test_ranged_extract_of_an_open_gop_cut_starts_with_the_frames_the_decoder_shows(s3, ffmpeg_media, tmp_path):

@@ -129,12 +129,14 @@ def _from_seek_or_start(work, seek: int | None):
 def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int | None, depth: int) -> dict:
     """Decode from ``seek`` (None: the start) to the end of the last of ``ranges`` (consecutive TimeRanges) and
     scan each: every owned frame's time and CRC, every cut, classified exactly as the single pass classifies
-    them (scenes.classify_pair on consecutive frames), and the pre-roll after a seek. {index: Scan}."""
+    them (scenes.classify_pair on the 8-bit view of consecutive frames), and the pre-roll after a seek.
+    {index: Scan}."""
     import zlib
 
     from ..decode import read_timed_frames
     from ..ranges import Scan, clean_point
     from ..scenes import PairKind, classify_pair, signature
+    from ..synthesis import eight_bit
     from .s3http import ObjectServer
 
     scans = {r.index: Scan(r.index, None) for r in ranges}
@@ -159,10 +161,12 @@ def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int 
             while not ranges[owner].owns(pts):
                 owner += 1
             scan = scans[ranges[owner].index]
-            sig = signature(frame)
+            # cuts are judged on 8 bits per channel whatever the working depth, as synthesis judges them
+            # (synthesis.fill_pair): the thresholds are in 8-bit grey levels, and OpenCV's HSV has no 16-bit
+            sig = signature(eight_bit(frame))
             if previous is not None:
-                previous_sig = previous_sig or signature(previous)
-                if classify_pair(previous, frame, previous_sig, sig) is PairKind.CUT:
+                previous_sig = previous_sig or signature(eight_bit(previous))
+                if classify_pair(eight_bit(previous), eight_bit(frame), previous_sig, sig) is PairKind.CUT:
                     scan.cuts.append(len(scan.pts))
             if not scan.pts:
                 scan.previous = previous_pts
