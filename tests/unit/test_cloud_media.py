@@ -46,12 +46,10 @@ def _single_pass(path, chunk_frames: int, factor: int = 2):
     """The reference: one probe and one decode of the whole file, every consecutive pair classified in order,
     the plan's chunks from those cuts (what Extract did in one Lambda before ranges)."""
     from slowmo.decode import read_frames
-    from slowmo.options import JobOptions
+    from slowmo.options import JobOptions, working_depth
     from slowmo.plan import plan_job
     from slowmo.probe import probe
     from slowmo.scenes import PairKind, classify_pair
-
-    from slowmo.options import working_depth
 
     info = probe(path)
     frames = [f.copy() for f in read_frames(info, depth=working_depth(info.bit_depth, "blend"))]
