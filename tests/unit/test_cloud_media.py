@@ -50,11 +50,10 @@ def _single_pass(path, chunk_frames: int, factor: int = 2):
     from slowmo.plan import plan_job
     from slowmo.probe import probe
     from slowmo.scenes import PairKind, classify_pair
+    from slowmo.synthesis import eight_bit
 
     info = probe(path)
     frames = [f.copy() for f in read_frames(info, depth=working_depth(info.bit_depth, "blend"))]
-    from slowmo.synthesis import eight_bit
-
     cuts = [i for i in range(1, len(frames))
             if classify_pair(eight_bit(frames[i - 1]), eight_bit(frames[i])) is PairKind.CUT]
     plan = plan_job(info, JobOptions(factor=factor, engine="blend"), chunk_frames=chunk_frames, cuts=cuts)
