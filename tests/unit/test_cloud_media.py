@@ -5,6 +5,7 @@ published short."""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import pytest
 from cloud_fixtures import aws_test_environment
@@ -240,3 +241,23 @@ def test_ranged_extract_survives_a_sync_sample_table_that_lies(s3, ffmpeg_media,
     assert keys == tuple(i * 8 * 512 for i in range(6))  # the packets' own key flags: the IDR frames 0, 8, 16, ...
     ranges, _ = _assert_ranged_equals_single_pass(s3, lying, tmp_path, chunk_frames=7, range_frames=9, group_frames=10)
     assert sum(r["seek"] is not None for r in ranges) >= 3
+
+
+def test_a_rescan_from_the_start_is_refused_when_it_is_more_than_one_call_can_decode():
+    """A seek that cannot be trusted is redone from the start of the file, up to three default ranges of 1080p
+    (16,200 frames; a quarter of that at 4K); further than that, the job fails at once with what to do."""
+    from dataclasses import replace
+
+    from slowmo.cloud.media import _refuse_a_long_rescan
+    from slowmo.probe import ColorTags, Container
+
+    hd = Container(name="clip.mp4", width=1920, height=1080, coded_width=1920, coded_height=1080, rotation=0,
+                   codec="h264", pix_fmt="yuv420p", color=ColorTags(), has_audio=False, audio_codec=None,
+                   audio_sample_rate=None, audio_channels=None, container="mov,mp4", audio_start=None,
+                   nominal_fps=None, indexed_frames=20000, timebase=Fraction(1, 90000))
+    _refuse_a_long_rescan(hd, 16200, "clip.mp4: error while decoding MB 3 4")  # fits: nothing raised
+    with pytest.raises(InputError, match=r"^clip\.mp4: does not decode cleanly from its key frames \(error while "
+                                         r"decoding MB 3 4\).*re-encode it"):
+        _refuse_a_long_rescan(hd, 16201, "clip.mp4: error while decoding MB 3 4")
+    with pytest.raises(InputError):
+        _refuse_a_long_rescan(replace(hd, width=3840, height=2160), 4051, "ranges [5] decode differently")

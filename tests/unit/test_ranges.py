@@ -8,8 +8,8 @@ from slowmo.ranges import RangeError, Scan, TimeRange, cut_groups, join_scans, s
 
 
 def test_one_range_when_the_video_is_shorter_than_a_range():
-    assert split_ranges(range(0, 100, 10), [0, 50], 20) == [TimeRange(0, None, None, None)]
-    assert split_ranges(range(0, 100, 10), [0], 0) == [TimeRange(0, None, None, None)]
+    assert split_ranges(range(0, 100, 10), [0, 50], 20) == [TimeRange(0, None, None, None, 10)]
+    assert split_ranges(range(0, 100, 10), [0], 0) == [TimeRange(0, None, None, None, 10)]
 
 
 def test_ranges_own_every_packet_once_and_seek_a_gop_before_the_frame_they_need():
@@ -21,6 +21,8 @@ def test_ranges_own_every_packet_once_and_seek_a_gop_before_the_frame_they_need(
     assert all(len(o) == 1 for o in owners)
     # range 1 needs frame 90 (the one before its start): the last key at or before it is 80, one GOP more is 0
     assert [r.seek for r in ranges] == [None, 0, 80]
+    assert [r.through for r in ranges] == [10, 20, 30]  # what decoding each from the start would cost
+    assert all(TimeRange.from_dict(r.to_dict()) == r for r in ranges)
 
 
 def test_a_runt_last_range_joins_the_one_before():
@@ -98,7 +100,7 @@ def test_an_index_without_times_on_every_packet_is_not_cut_by_time():
 
     avi = [NO_PTS, NO_PTS, *range(0, 100)]  # AVI: B-frames carry no presentation time
     assert not time_indexed(avi) and not time_indexed([0, 1, 1, 2]) and time_indexed(range(5))
-    assert split_ranges(avi, [0, 50], 10) == [TimeRange(0, None, None, None)]
+    assert split_ranges(avi, [0, 50], 10) == [TimeRange(0, None, None, None, 102)]
 
 
 def test_a_seek_that_decodes_the_frames_before_its_range_differently_is_named_for_a_rescan():

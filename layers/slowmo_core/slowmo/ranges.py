@@ -33,6 +33,11 @@ from typing import Any
 # Source frames per range by default: about 3 minutes of 30 fps, so each scan and cut of 1080p stays well
 # inside a Lambda's 15 minutes (slowmo.capacity models it; the stack's ExtractRangeFrames sets it).
 DEFAULT_RANGE_FRAMES = 5400
+# A range whose decode from a seek cannot be trusted is decoded again from the start of the file. This many
+# frames of 1080p (three default ranges; fewer for larger frames, frames_per_range) fit one Extract call: the
+# capacity model gives a scan of one range about 14 % of the 15 minutes. A file that needs more is refused with
+# its reason rather than left to time out.
+RESCAN_FRAMES = 3 * DEFAULT_RANGE_FRAMES
 
 
 PIXELS_1080P = 1920 * 1080
@@ -57,19 +62,20 @@ class TimeRange:
     start: int | None  # first owned presentation time (ticks); None: from the first frame
     end: int | None  # owned times are below this; None: to the last frame
     seek: int | None  # key packet time to start decoding at; None: the start of the file
+    through: int = 0  # packets from the start of the file to this range's end (what a decode from the start costs)
 
     def owns(self, pts: int) -> bool:
         return (self.start is None or pts >= self.start) and (self.end is None or pts < self.end)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "start": self.start, "end": self.end, "seek": self.seek}
+        return {"index": self.index, "start": self.start, "end": self.end, "seek": self.seek, "through": self.through}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TimeRange:
         def opt(v):
             return None if v is None else int(v)
 
-        return cls(int(d["index"]), opt(d.get("start")), opt(d.get("end")), opt(d.get("seek")))
+        return cls(int(d["index"]), opt(d.get("start")), opt(d.get("end")), opt(d.get("seek")), int(d.get("through", 0)))
 
 
 def time_indexed(packet_pts: Sequence[int]) -> bool:
@@ -105,11 +111,12 @@ def split_ranges(packet_pts: Sequence[int], keyframes: Sequence[int], range_fram
     keys = sorted(keyframes)
     n = len(ordered)
     if range_frames <= 0 or n <= range_frames or not time_indexed(ordered):
-        return [TimeRange(0, None, None, None)]
+        return [TimeRange(0, None, None, None, n)]
     cuts = list(range(range_frames, n, range_frames))
     if cuts and n - cuts[-1] < max(1, range_frames // 4):
         cuts.pop()
     edges = [None, *(ordered[i] for i in cuts), None]
+    ends = [*cuts, n]
     ranges = []
     for index, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
         if start is None:
@@ -117,7 +124,7 @@ def split_ranges(packet_pts: Sequence[int], keyframes: Sequence[int], range_fram
         else:  # the frame before the range's start is decoded too (the pair across the edge)
             previous = ordered[bisect.bisect_left(ordered, start) - 1]
             seek = seek_point(keys, previous)
-        ranges.append(TimeRange(index, start, end, seek))
+        ranges.append(TimeRange(index, start, end, seek, ends[index]))
     return ranges
 
 

@@ -113,17 +113,29 @@ def _seconds(ticks: int | None, timebase: Fraction) -> Fraction | None:
     return None if ticks is None else ticks * timebase
 
 
-def _from_seek_or_start(work, seek: int | None):
+def _from_seek_or_start(work, seek: int | None, *, frames_from_start: int, container):
     """work(seek), or work(None) when the decode from the seek reported damage. Some files flag as key a
     picture that is no clean random access point (cockatoo.mp4 of python3-imageio: decoding from its second
     key packet reports errors to the end of the file, decoding from the start none). Only a decode from the
-    start, the single pass's own, may call the file damaged; it costs the time to decode up to the range."""
+    start, the single pass's own, may call the file damaged; it costs the time to decode up to the range's
+    end (``frames_from_start``), so beyond what one call can decode the file is refused instead."""
     if seek is None:
         return work(None)
     try:
         return work(seek)
-    except InputError:
+    except InputError as err:
+        _refuse_a_long_rescan(container, frames_from_start, str(err))
         return work(None)
+
+
+def _refuse_a_long_rescan(container, frames_from_start: int, why: str) -> None:
+    from ..ranges import RESCAN_FRAMES, frames_per_range
+
+    name = container.name
+    if frames_from_start > frames_per_range(RESCAN_FRAMES, container.width, container.height):
+        raise InputError(f"{name}: does not decode cleanly from its key frames ({why.removeprefix(name + ': ')}), and "
+                         f"decoding it from the start that far is more than one Extract call can do; re-encode it "
+                         f"with regular key frames (e.g. ffmpeg -i in -c:v libx264 -c:a copy out.mp4) and upload that")
 
 
 def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int | None, depth: int) -> dict:
@@ -186,7 +198,8 @@ def scan_range(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
     rng = TimeRange.from_dict(item)
     container, _ = _load_container(s3, layout)
     depth = _working_depth(container, options)
-    scan = _from_seek_or_start(lambda seek: _scan_ranges(s3, source, container, [rng], seek, depth), rng.seek)[rng.index]
+    scan = _from_seek_or_start(lambda seek: _scan_ranges(s3, source, container, [rng], seek, depth), rng.seek,
+                               frames_from_start=rng.through, container=container)[rng.index]
     _put_json(s3, layout.work_bucket, layout.scan_key(rng.index), scan.to_dict())
     return {"range": rng.index, "frames": len(scan.pts), "cuts": len(scan.cuts)}
 
@@ -204,6 +217,7 @@ def _join_or_rescan(s3, layout: JobLayout, source: dict[str, Any], container, ra
             bad = [r for r in ranges if r.index in mismatch.ranges]
             # one decode from the start through the last bad range, keeping the bad ones' scans
             span = [r for r in ranges if r.index <= bad[-1].index]
+            _refuse_a_long_rescan(container, span[-1].through, f"ranges {mismatch.ranges} decode differently from a seek")
             redone = _scan_ranges(s3, source, container, span, None, depth)
             for r in bad:
                 scans[r.index] = redone[r.index]
@@ -353,7 +367,8 @@ def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, 
             return [f.result() for f in futures], seen, position
 
     try:
-        stored, seen, position = _from_seek_or_start(cut_from, item.get("seek"))
+        stored, seen, position = _from_seek_or_start(cut_from, item.get("seek"), frames_from_start=int(chunks[-1]["end"]) + 1,
+                                                     container=container)
         if seen != expected or position != len(chunks):
             raise InputError(f"{container.name}: is truncated or corrupt: decoded {seen} of the {expected} frames "
                              f"of chunks {chunks[0]['index']}-{chunks[-1]['index']}")
