@@ -261,3 +261,13 @@ def test_a_rescan_from_the_start_is_refused_when_it_is_more_than_one_call_can_de
         _refuse_a_long_rescan(hd, 16201, "clip.mp4: error while decoding MB 3 4")
     with pytest.raises(InputError):
         _refuse_a_long_rescan(replace(hd, width=3840, height=2160), 4051, "ranges [5] decode differently")
+
+
+def test_an_empty_object_fails_extract_with_one_line(s3):
+    """S3 answers a ranged GET of an empty object with 416 InvalidRange: Extract says the file is empty."""
+    from slowmo.cloud.media import read_index
+
+    s3.put_object(Bucket="inbox", Key="uploads/empty.mp4", Body=b"")
+    with pytest.raises(InputError, match=r"^empty\.mp4: file is empty \(0 bytes\)$"):
+        read_index(s3=s3, layout=JobLayout("job-e", "work", "out"), source={"bucket": "inbox", "key": "uploads/empty.mp4"},
+                   options={"factor": 2}, range_frames=10)

@@ -59,8 +59,16 @@ def _source_name(source: dict[str, Any]) -> str:
 
 def _object_head(s3, source: dict[str, Any]) -> tuple[bytes, int]:
     """The object's first bytes (is it an MP4?) and its size, in one ranged GetObject."""
+    from botocore.exceptions import ClientError
+
     extra = {"VersionId": source["version_id"]} if source.get("version_id") else {}
-    got = s3.get_object(Bucket=source["bucket"], Key=source["key"], Range="bytes=0-11", **extra)
+    try:
+        got = s3.get_object(Bucket=source["bucket"], Key=source["key"], Range="bytes=0-11", **extra)
+    except ClientError as err:
+        # S3 answers a range of an empty object with 416 InvalidRange (API reference, GetObject, "Range")
+        if err.response.get("Error", {}).get("Code") == "InvalidRange":
+            return b"", 0
+        raise
     size = int(got["ContentRange"].rsplit("/", 1)[1]) if got.get("ContentRange") else int(got["ContentLength"])
     return got["Body"].read(), size
 
