@@ -1,5 +1,6 @@
-"""Assemble (container image): stream-copy the segments into the final MP4 and comparison, mux the
-audio, and publish both to the output bucket (temporary key first, then copied into place)."""
+"""Assemble (container image): stream-copy one output's segments (the video or the comparison) into an MP4
+with the audio muxed, to a temporary key ("join", one call per output, side by side), then copy every output
+into place at once ("publish"). slowmo.cloud.media has the how; an event without a step does both in turn."""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -7,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from slowmo.cloud import aws
 from slowmo.cloud.config import Settings
 from slowmo.cloud.layout import JobLayout
-from slowmo.cloud.media import assemble
+from slowmo.cloud.media import assemble, assemble_output, publish_outputs
 
 logger = Logger()
 
@@ -15,8 +16,19 @@ logger = Logger()
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_env()
-    logger.append_keys(job_id=event["jobId"])
-    result = assemble(s3=aws.client("s3"), layout=JobLayout(event["jobId"], settings.work_bucket,
-                                                             settings.output_bucket))
-    logger.info("published", outputs=result["outputs"])
+    step = event.get("step", "all")
+    logger.append_keys(job_id=event["jobId"], step=step)
+    layout = JobLayout(event["jobId"], settings.work_bucket, settings.output_bucket)
+    s3 = aws.client("s3")
+    if step == "join":
+        result = assemble_output(s3=s3, layout=layout, kind=event["kind"])
+        logger.info("joined", kind=result["kind"])
+    elif step == "publish":
+        result = publish_outputs(s3=s3, layout=layout, staged=event["staged"])
+        logger.info("published", outputs=result["outputs"])
+    elif step == "all":
+        result = assemble(s3=s3, layout=layout)
+        logger.info("published", outputs=result["outputs"])
+    else:
+        raise ValueError(f"unknown assemble step {step!r}")
     return result

@@ -37,14 +37,20 @@ def _tree_bytes(root: str) -> int:
 
 
 class TmpPeak:
-    """Run a handler with its temporary files in a fresh directory whose size is sampled every few ms."""
+    """Run a handler with its temporary files in a fresh directory whose size is sampled every few ms.
+
+    tempfile.tempdir is process-wide, and the state machine runs some calls side by side (Assemble joins the
+    video and the comparison in parallel): measured calls take turns, each in its own directory, as each real
+    Lambda has its own /tmp."""
+
+    _one_at_a_time = threading.Lock()
 
     def __init__(self, handler):
         self.handler = handler
         self.peak = 0
 
     def __call__(self, event, context):
-        with tempfile.TemporaryDirectory(prefix="assemble-tmp-") as root:
+        with self._one_at_a_time, tempfile.TemporaryDirectory(prefix="assemble-tmp-") as root:
             done = threading.Event()
 
             def sample():

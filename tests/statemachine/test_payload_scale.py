@@ -65,6 +65,7 @@ def test_two_thousand_chunks_keep_every_state_payload_small(monkeypatch):
             s3.put_object(Bucket=cloud.work_bucket, Key=prefix + "extract/groups.json", Body=json.dumps(groups).encode())
             result = {"manifest": {"Bucket": cloud.work_bucket, "Key": key}, "chunkCount": CHUNKS,
                       "groups": {"Bucket": cloud.work_bucket, "Key": prefix + "extract/groups.json"}, "groupCount": ranges,
+                      "outputs": ["video", "compare"],
                       "sourceFrames": manifest[-1]["end"] + 1, "outputFrames": manifest[-1]["end"] * 8 + 1,
                       "fps": "30/1", "width": 1920, "height": 1080}
             return result
@@ -81,8 +82,11 @@ def test_two_thousand_chunks_keep_every_state_payload_small(monkeypatch):
             sizes.append(len(json.dumps(event)))
             return {"chunk": event["chunk"]["index"], "frames": 120}
 
-        def assemble(event, context):
+        def assemble(event, context):  # one join per output, then the publish
             sizes.append(len(json.dumps(event)))
+            if event["step"] == "join":
+                return {"kind": event["kind"], "tempKey": f"tmp/x/{event['kind']}.mp4",
+                        "finalKey": f"outputs/x/{event['kind']}.mp4"}
             return {"outputs": {"video": "s3://out/outputs/x/clip-x8.mp4"}, "outputFrames": 240_001}
 
         cloud.lambdas.overrides.update({"ExtractFunction": extract, "InvokeEndpointFunction": invoke,

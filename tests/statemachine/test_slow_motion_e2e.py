@@ -58,6 +58,9 @@ def test_upload_becomes_slow_motion_video_and_comparison(cloud, upload_clip, tmp
     # Extract ran in time ranges (EXTRACT_RANGE_FRAMES=4 on 10 frames): three scans, then two groups of chunks cut
     steps = [event.get("step") for name, event in cloud.lambdas.calls if name == "ExtractFunction"]
     assert sorted(steps) == sorted(["index", "scan", "scan", "scan", "plan", "cut", "cut"])
+    # Assemble joined the video and the comparison in calls of their own, then published both
+    joins = [(event.get("step"), event.get("kind")) for name, event in cloud.lambdas.calls if name == "AssembleFunction"]
+    assert sorted(joins[:2]) == [("join", "compare"), ("join", "video")] and joins[2:] == [("publish", None)]
 
     output = json.loads(desc["output"])
     video = probe(_download(cloud, output["outputs"]["video"], tmp_path / "video.mp4"))

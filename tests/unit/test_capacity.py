@@ -46,7 +46,7 @@ def test_invocations_are_the_planners_chunks_and_frames_the_timing_rules(frames,
     groups = cut_groups([c.to_dict() for c in plan_chunks(frames, chunk_frames)], range(frames), [0],
                         per_range if len(ranges) > 1 else 0)
     assert report.step("Extract").invocations == 2 + len(ranges) + len(groups)
-    assert report.step("Assemble").invocations == 1
+    assert report.step("Assemble").invocations == 2 + Job(factor=8).compare  # a join per output, then the publish
     assert report.output_frames == output_frame_count(frames, 8)
 
 

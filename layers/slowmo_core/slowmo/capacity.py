@@ -471,23 +471,32 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
                           memory_mb=stack.encode.memory_mb, tmp_mb=stack.encode.tmp_mb,
                           limits=lambda_limits(stack.encode, encode_s, encode_tmp, encode_mem))
 
-    # Assemble: join each output's segments, mux the audio, publish
+    # Assemble: each output (the video, the comparison) is joined by a call of its own, side by side, with the
+    # audio muxed; then one call publishes them all. The step's duration is its slowest call.
     audio_source = source.size_bytes if source.has_audio else 0
     kinds = 2 if job.compare else 1
     if stack.assemble_streaming:
         # ffmpeg reads the segments and the source from S3 as it goes and writes a fragmented MP4 into a
-        # multipart upload: /tmp holds the concat lists; memory the upload's parts in flight. The segments
+        # multipart upload: /tmp holds the concat list; memory the upload's parts in flight. The segments
         # are read one after the other, so each costs a request's latency.
-        assemble_tmp = kinds * chunks * 120
+        assemble_tmp = chunks * 120
         assemble_mem = LAMBDA_BASE_MEMORY + UPLOAD_PARTS_IN_FLIGHT * S3_PART_BYTES
-        assemble_io = (2 * (video_bytes + compare_bytes) + audio_source * kinds) / bw + kinds * chunks * S3_REQUEST_LATENCY_S
+        joins = [(2 * out + audio_source) / bw + chunks * S3_REQUEST_LATENCY_S
+                 for out in (video_bytes, compare_bytes)[:kinds]]
+        # publishing copies each output into place inside S3 (no data through the function)
+        publish_s = (video_bytes + compare_bytes) / S3_COPY_BYTES_PER_S + 2.0
+        assemble_s = max(*joins, publish_s)
+        assemble_total = sum(joins) + publish_s
+        assemble_wall = max(joins) + publish_s  # the joins side by side, then the publish
+        assemble_calls = kinds + 1
     else:  # segments + the joined file, then the joined file + the muxed copy (+ the source for its audio)
         assemble_tmp = 2 * max(video_bytes, compare_bytes) + audio_source
         assemble_mem = LAMBDA_BASE_MEMORY
-        assemble_io = (3 * (video_bytes + compare_bytes) + audio_source) / bw
-    # publishing copies each output into place inside S3 (no data through the function)
-    assemble_s = assemble_io + (video_bytes + compare_bytes) / S3_COPY_BYTES_PER_S + 2.0
-    assemble = StepEstimate("Assemble", 1, int(assemble_tmp), int(assemble_mem), assemble_s, assemble_s,
+        assemble_s = (3 * (video_bytes + compare_bytes) + audio_source) / bw \
+            + (video_bytes + compare_bytes) / S3_COPY_BYTES_PER_S + 2.0
+        assemble_total = assemble_wall = assemble_s
+        assemble_calls = 1
+    assemble = StepEstimate("Assemble", assemble_calls, int(assemble_tmp), int(assemble_mem), assemble_s, assemble_total,
                             memory_mb=stack.assemble.memory_mb, tmp_mb=stack.assemble.tmp_mb,
                             limits=lambda_limits(stack.assemble, assemble_s, assemble_tmp, assemble_mem))
     steps = (claim, extract, interpolate, encode, assemble)
@@ -505,7 +514,7 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
     map_s = ENDPOINT_COLD_START_S + chunks / chunks_per_s + encode_s
     waves = lambda items: math.ceil(items / max(1, stack.map_concurrency))  # noqa: E731 - the Maps' MaxConcurrency
     extract_wall = index_s + waves(ranges) * scan_s + plan_s + waves(groups) * cut_s
-    wall = claim_s + extract_wall + map_s + assemble_s
+    wall = claim_s + extract_wall + map_s + assemble_wall
 
     cost = _cost(steps, chunks, stack, gpu_total, instances, map_s, chunk_file_in, chunk_file_out, segment,
                  compare_segment, video_bytes, compare_bytes)

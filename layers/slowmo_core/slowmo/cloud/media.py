@@ -293,6 +293,7 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
         "manifest": {"Bucket": layout.work_bucket, "Key": layout.manifest_key},
         "groups": {"Bucket": layout.work_bucket, "Key": layout.groups_key},
         "groupCount": len(groups),
+        "outputs": output_kinds(options),  # Assemble joins each in a call of its own
         "chunkCount": plan["chunkCount"],
         "sourceFrames": plan["sourceFrames"],
         "outputFrames": plan["outputFrames"],
@@ -593,35 +594,46 @@ def publish_all(s3, bucket: str, staged: list[tuple[str, str]]) -> None:
             s3.delete_object(Bucket=bucket, Key=temp_key)
 
 
-def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, Any]:
-    """Join the chunk segments into the final MP4(s) and mux the audio as they stream from S3, upload the
-    result in parts while ffmpeg writes it, then publish to the output bucket.
+def output_kinds(options: dict[str, Any]) -> list[str]:
+    """The outputs a job makes, each joined by its own Assemble call: the video, and the comparison if asked."""
+    return ["video"] + (["compare"] if options.get("compare") else [])
+
+
+def _timing_of(plan: dict[str, Any]) -> tuple[int, float, Any]:
+    """(output frames, output seconds, slowdown) of a plan.json."""
+    from ..timing import make_timeline
+
+    timing = chunk_plan(plan)
+    if timing is not None:
+        return timing.output_count, timing.output_duration, timing.slowdown
+    factor = int(plan["options"]["factor"])  # a plan.json from before timed plans
+    timeline = make_timeline(plan["sourceFrames"], Fraction(plan["fps"]), factor, Fraction(plan["outputFps"]))
+    return timeline.output_frames, timeline.output_duration, timeline.slowdown
+
+
+def assemble_output(*, s3, layout: JobLayout, kind: str, workdir: str | None = None) -> dict[str, Any]:
+    """Join one output's chunk segments ("video" or "compare") and mux the audio as they stream from S3,
+    uploading the result in parts, while ffmpeg writes it, to a temporary key. Returns where it is staged.
 
     Nothing of the output is held on /tmp: ffmpeg reads the segments and the source through a loopback
     HTTP server that answers with ranged GetObjects (slowmo.cloud.s3http) and writes a fragmented MP4
-    to a pipe that a multipart upload consumes. Its peak /tmp is the two concat lists, whatever the
-    output's length. The upload goes to a temporary key; only a complete output is copied into place.
+    to a pipe that a multipart upload consumes. Its peak /tmp is the concat list, whatever the output's
+    length. The video and the comparison are joined by calls of their own, side by side; publish_outputs
+    copies them into place once both are whole. A failed join leaves no temporary object behind.
     """
     from ..audio import plan_audio
-    from ..timing import make_timeline
     from .s3http import ObjectServer
 
     plan = load_plan(s3, layout)
-    timing = chunk_plan(plan)
+    if kind not in output_kinds(plan["options"]):
+        raise ValueError(f"this job makes no {kind!r} output")
     manifest = _get_json(s3, layout.work_bucket, layout.manifest_key)
-    options = plan["options"]
-    source = plan["source"]
-    factor = int(options["factor"])
-    info = plan["video"]
-    if timing is not None:
-        output_frames, duration, slowdown = timing.output_count, timing.output_duration, timing.slowdown
-    else:  # a plan.json from before timed plans
-        timeline = make_timeline(plan["sourceFrames"], Fraction(plan["fps"]), factor, Fraction(plan["outputFps"]))
-        output_frames, duration, slowdown = timeline.output_frames, timeline.output_duration, timeline.slowdown
+    options, source, info = plan["options"], plan["source"], plan["video"]
+    _, duration, slowdown = _timing_of(plan)
+    timing = chunk_plan(plan)
     keep_audio = bool(info.get("has_audio")) and options.get("audio", "stretch") != "drop"
-    kinds = ["video"] + (["compare"] if options.get("compare") else [])
-    outputs: dict[str, str] = {}
-    staged: list[tuple[str, str]] = []
+    final_key = layout.output_key(source["key"], int(options["factor"]), kind)
+    temp_key = layout.temporary_key(final_key)
     tmp = tempfile.mkdtemp(prefix="slowmo-assemble-", dir=workdir)
     try:
         with ObjectServer(s3) as server:
@@ -632,22 +644,46 @@ def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, 
                          "duration": duration,
                          # a trim or a speed curve: the audio follows the plan's time map
                          "curve": plan_audio(timing, info) if timing is not None else {}}
-            for kind in kinds:
-                listing = os.path.join(tmp, f"{kind}.txt")
-                _write_concat_list(listing, [server.url(layout.work_bucket, layout.segment_key(int(item["index"]), kind))
-                                             for item in manifest])
-                final_key = layout.output_key(source["key"], factor, "video" if kind == "video" else "compare")
-                temp_key = layout.temporary_key(final_key)
-                staged.append((temp_key, final_key))  # before the upload: a failed upload is cleaned up too
-                try:
-                    _stream_to_s3(s3, layout.output_bucket, temp_key, join_args(listing, audio))
-                finally:
-                    server.check()  # an object ffmpeg could not read: name it (a skipped segment would lose frames)
-                outputs["video" if kind == "video" else "comparison"] = s3_uri(layout.output_bucket, final_key)
-        publish_all(s3, layout.output_bucket, staged)
-        staged = []
+            listing = os.path.join(tmp, f"{kind}.txt")
+            _write_concat_list(listing, [server.url(layout.work_bucket, layout.segment_key(int(item["index"]), kind))
+                                         for item in manifest])
+            try:
+                _stream_to_s3(s3, layout.output_bucket, temp_key, join_args(listing, audio))
+            finally:
+                server.check()  # an object ffmpeg could not read: name it (a skipped segment would lose frames)
+    except BaseException:
+        s3.delete_object(Bucket=layout.output_bucket, Key=temp_key)  # no half-written output stays behind
+        raise
     finally:
-        for temp_key, _ in staged:  # failed before publishing: no half-written output stays behind
-            s3.delete_object(Bucket=layout.output_bucket, Key=temp_key)
         shutil.rmtree(tmp, ignore_errors=True)
+    return {"kind": kind, "tempKey": temp_key, "finalKey": final_key}
+
+
+def publish_outputs(*, s3, layout: JobLayout, staged: list[dict[str, Any]]) -> dict[str, Any]:
+    """Copy every joined output into place, all or none (publish_all), and say what the job made."""
+    plan = load_plan(s3, layout)
+    wanted = output_kinds(plan["options"])
+    if sorted(item["kind"] for item in staged) != sorted(wanted):
+        for item in staged:
+            s3.delete_object(Bucket=layout.output_bucket, Key=item["tempKey"])
+        raise RuntimeError(f"internal error: joined {[i['kind'] for i in staged]}, the job makes {wanted}")
+    publish_all(s3, layout.output_bucket, [(item["tempKey"], item["finalKey"]) for item in staged])
+    output_frames, duration, _ = _timing_of(plan)
+    outputs = {"video" if item["kind"] == "video" else "comparison": s3_uri(layout.output_bucket, item["finalKey"])
+               for item in staged}
     return {"outputs": outputs, "outputFrames": output_frames, "outputDuration": round(duration, 3)}
+
+
+def assemble(*, s3, layout: JobLayout, workdir: str | None = None) -> dict[str, Any]:
+    """All of Assemble in one process: every output joined (one after the other), then published. The state
+    machine runs the joins in parallel calls (assemble_output) and then publish_outputs."""
+    plan = load_plan(s3, layout)
+    staged: list[dict[str, Any]] = []
+    try:
+        for kind in output_kinds(plan["options"]):
+            staged.append(assemble_output(s3=s3, layout=layout, kind=kind, workdir=workdir))
+    except BaseException:
+        for item in staged:
+            s3.delete_object(Bucket=layout.output_bucket, Key=item["tempKey"])
+        raise
+    return publish_outputs(s3=s3, layout=layout, staged=staged)
