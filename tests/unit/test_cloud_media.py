@@ -271,3 +271,23 @@ def test_an_empty_object_fails_extract_with_one_line(s3):
     with pytest.raises(InputError, match=r"^empty\.mp4: file is empty \(0 bytes\)$"):
         read_index(s3=s3, layout=JobLayout("job-e", "work", "out"), source={"bucket": "inbox", "key": "uploads/empty.mp4"},
                    options={"factor": 2}, range_frames=10)
+
+
+def test_a_long_container_without_packet_times_is_refused_before_any_scan(s3, ffmpeg_media):
+    """MPEG-4 Part 2 in AVI with B-frames: the index gives no time to the B-frames (AV_NOPTS_VALUE), so the video
+    can only be scanned in one pass. Longer than one call decodes, it is refused at once, saying what to do."""
+    from slowmo.cloud.media import read_index
+    from slowmo.probe import read_container
+
+    avi = ffmpeg_media("nopts.avi", ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2",
+                                     "-c:v", "mpeg4", "-bf", "2", "-f", "avi"])
+    assert min(read_container(str(avi), "nopts.avi").packet_pts) == -(2**63)  # packets without a time
+    s3.upload_file(str(avi), "inbox", "uploads/nopts.avi")
+    source = {"bucket": "inbox", "key": "uploads/nopts.avi"}
+    layout = JobLayout("job-avi", "work", "out")
+    with pytest.raises(InputError, match=r"^nopts\.avi: its avi index gives 48 frames but not a time for each, .*"
+                                         r"at most 40 frames of this size; remux it to MP4 first"):
+        read_index(s3=s3, layout=layout, source=source, options={"factor": 2}, range_frames=10, single_pass_frames=40)
+    ranges = read_index(s3=s3, layout=layout, source=source, options={"factor": 2}, range_frames=10,
+                        single_pass_frames=48)
+    assert ranges["rangeCount"] == 1  # within one call: a single range, the single pass

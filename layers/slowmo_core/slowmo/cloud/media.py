@@ -74,12 +74,16 @@ def _object_head(s3, source: dict[str, Any]) -> tuple[bytes, int]:
 
 
 def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any],
-               range_frames: int) -> dict[str, Any]:
+               range_frames: int, single_pass_frames: int | None = None) -> dict[str, Any]:
     """Extract, step 1: describe the container from its packets (a stream copy read through ranged GETs,
-    nothing on /tmp), cut its frames into time ranges, and write both for the scans."""
+    nothing on /tmp), cut its frames into time ranges, and write both for the scans.
+
+    A container that cannot be cut by time (slowmo.ranges.time_indexed) is scanned in one pass; one longer
+    than a call can decode (``single_pass_frames``, default RESCAN_FRAMES for its frame size) is refused now,
+    with what to do, rather than left to time out in its scan."""
     from ..options import JobOptions
     from ..probe import read_container
-    from ..ranges import frames_per_range, split_ranges, time_indexed
+    from ..ranges import RESCAN_FRAMES, frames_per_range, split_ranges, time_indexed
     from .s3http import ObjectServer
 
     JobOptions.from_dict(dict(options))  # refused options fail here, before any decoding
@@ -90,11 +94,18 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
     with ObjectServer(s3) as server:
         container = read_container(server.url(source["bucket"], source["key"], source.get("version_id")), name, head=head)
         server.check()
+    by_time = time_indexed(container.packet_pts)
+    one_pass = single_pass_frames or frames_per_range(RESCAN_FRAMES, container.width, container.height)
+    if not by_time and container.indexed_frames > one_pass:
+        raise InputError(f"{name}: its {container.container or 'container'} index gives {container.indexed_frames} frames "
+                         f"but not a time for each, so it cannot be split into time ranges, and one Extract call "
+                         f"decodes at most {one_pass} frames of this size; remux it to MP4 first "
+                         f"(ffmpeg -i {name} -c copy out.mp4) and upload that")
     ranges = split_ranges(container.packet_pts, container.keyframes,
                           frames_per_range(range_frames, container.width, container.height))
     # an index without a time on every packet cannot be decoded by time: one range, and cuts without seeks
     _put_json(s3, layout.work_bucket, layout.container_key,
-              {**container.to_dict(), "sizeBytes": size, "timeIndexed": time_indexed(container.packet_pts)})
+              {**container.to_dict(), "sizeBytes": size, "timeIndexed": by_time})
     _put_json(s3, layout.work_bucket, layout.ranges_key, [r.to_dict() for r in ranges])
     return {"ranges": {"Bucket": layout.work_bucket, "Key": layout.ranges_key}, "rangeCount": len(ranges),
             "indexedFrames": container.indexed_frames}
