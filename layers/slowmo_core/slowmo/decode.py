@@ -15,6 +15,11 @@ from .ffmpeg import ffmpeg_command, last_error_line, popen_ffmpeg
 from .probe import VideoInfo
 
 
+def to_rgb_filter(video) -> str:
+    """The scale filter that turns the decoded YUV into RGB with the matrix and range the video is tagged with."""
+    return f"scale=in_color_matrix={video.color.matrix}:in_range={video.color.range or 'tv'}:flags=bicubic"
+
+
 def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None, depth: int = 8) -> list[str]:
     """ffmpeg arguments that write upright RGB frames of info's video to stdout: RGB24, or RGB48 (16 bits
     per channel, little-endian) for depth 16.
@@ -27,8 +32,7 @@ def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int
     filters = []
     if fps is not None:
         filters.append(f"fps={fps.numerator}/{fps.denominator}")
-    in_range = info.color.range or "tv"
-    filters.append(f"scale=in_color_matrix={info.color.matrix}:in_range={in_range}:flags=bicubic")
+    filters.append(to_rgb_filter(info))
     args = ["-loglevel", "error", "-i", info.path, "-map", "0:v:0", "-vf", ",".join(filters)]
     if fps is None:
         args += ["-fps_mode", "passthrough"]
@@ -92,12 +96,11 @@ def timed_decode_args(video, source: str, *, seek: Fraction | None, timing_fd: i
     ``-copyts`` keeps the file's own timestamps (those the probe timed), ``-seek_timestamp 1`` takes the
     seek as such a timestamp, and ``-noaccurate_seek`` keeps every frame from the key packet ffmpeg lands on:
     the caller chooses which to keep by their times (slowmo.ranges)."""
-    in_range = video.color.range or "tv"
     args = ["-loglevel", "error", "-copyts"]
     if seek is not None:
         args += ["-seek_timestamp", "1", "-noaccurate_seek", "-ss", f"{float(seek):.9f}"]
     args += ["-i", source,
-             "-map", "0:v:0", "-vf", f"scale=in_color_matrix={video.color.matrix}:in_range={in_range}:flags=bicubic",
+             "-map", "0:v:0", "-vf", to_rgb_filter(video),
              "-fps_mode", "passthrough", "-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-f", "rawvideo", "pipe:1",
              "-map", "0:v:0", "-vf", "crop=2:2:0:0", "-fps_mode", "passthrough", "-enc_time_base", "demux",
              "-f", "framecrc", f"pipe:{timing_fd}"]

@@ -225,6 +225,10 @@ class Container:
     keyframes: tuple[int, ...] = ()  # presentation times of the key packets, ascending, in timebase units
     packet_pts: tuple[int, ...] = field(default=(), compare=False, repr=False)  # every video packet's, ascending
 
+    @property
+    def bit_depth(self) -> int:
+        return _bit_depth(self.pix_fmt)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("packet_pts")
@@ -369,7 +373,7 @@ def complete(container: Container, decoded: _Packets, path: str) -> VideoInfo:
     return VideoInfo(
         path=path, width=c.width, height=c.height, coded_width=c.coded_width, coded_height=c.coded_height,
         fps=fps, frame_count=frame_count, duration=round(float(stream_duration), 6), rotation=c.rotation,
-        codec=c.codec, pix_fmt=c.pix_fmt, bit_depth=_bit_depth(c.pix_fmt), color=c.color, is_vfr=is_vfr,
+        codec=c.codec, pix_fmt=c.pix_fmt, bit_depth=c.bit_depth, color=c.color, is_vfr=is_vfr,
         has_audio=c.has_audio, audio_codec=c.audio_codec, audio_sample_rate=c.audio_sample_rate,
         audio_channels=c.audio_channels, container=c.container, start_time=round(start_time, 6),
         audio_start=c.audio_start, timestamps=times,

@@ -120,7 +120,7 @@ def synthesize(
     report = report if report is not None else SynthesisReport()
     pending = iter(constant_rate_frames(outputs) if isinstance(outputs, int) else outputs)
     upcoming = next(pending, None)
-    previous = previous_sig = None
+    previous = previous_view = previous_sig = None
     # Pairs wait here, in output order, until `pair_window(engine)` of them can go to the engine together
     # (film batches their model calls across pairs); the frames are those of one call per pair.
     window = pair_window(engine)
@@ -158,13 +158,14 @@ def synthesize(
         if upcoming is None:
             break
         report.source_frames += 1
-        sig = signature(eight_bit(frame))
+        view = eight_bit(frame)  # made once per frame; the next pair reuses it
+        sig = signature(view)
         if previous is not None:
             ts = []
             while upcoming is not None and upcoming.index == local - 1 and not upcoming.is_source:
                 ts.append(upcoming.t)
                 upcoming = next(pending, None)
-            held.append(("pair", previous, frame, ts, classify_pair(eight_bit(previous), eight_bit(frame), previous_sig, sig), local))
+            held.append(("pair", previous, frame, ts, classify_pair(previous_view, view, previous_sig, sig), local))
         if upcoming is not None and upcoming.index < local:
             raise ValueError(f"output frame {upcoming} is out of order (source frame {local} already read)")
         if upcoming is not None and upcoming.index == local and upcoming.is_source:
@@ -172,5 +173,5 @@ def synthesize(
             upcoming = next(pending, None)
         if sum(1 for h in held if h[0] == "pair") >= window:
             yield from release()
-        previous, previous_sig = frame, sig
+        previous, previous_view, previous_sig = frame, view, sig
     yield from release()

@@ -123,9 +123,8 @@ def _load_container(s3, layout: JobLayout):
 
 def _working_depth(container, options: dict[str, Any]) -> int:
     from ..options import working_depth
-    from ..probe import _bit_depth
 
-    return working_depth(_bit_depth(container.pix_fmt), options.get("engine", "film"))
+    return working_depth(container.bit_depth, options.get("engine", "film"))
 
 
 def _seconds(ticks: int | None, timebase: Fraction) -> Fraction | None:
@@ -185,7 +184,7 @@ def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int 
             if last.end is not None and pts >= last.end:
                 break  # the next range owns the rest (closing the decoder stops ffmpeg)
             if first.start is not None and pts < first.start:
-                previous, previous_sig, previous_pts = frame, None, pts  # the frame before the edge
+                previous, previous_sig, previous_pts = eight_bit(frame), None, pts  # the frame before the edge
                 if seek is not None and (clean_from is None or pts >= clean_from):
                     scans[first.index].preroll.append([pts, zlib.crc32(frame)])
                 continue
@@ -193,18 +192,20 @@ def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int 
                 owner += 1
             scan = scans[ranges[owner].index]
             # cuts are judged on 8 bits per channel whatever the working depth, as synthesis judges them
-            # (synthesis.fill_pair): the thresholds are in 8-bit grey levels, and OpenCV's HSV has no 16-bit
-            sig = signature(eight_bit(frame))
+            # (synthesis.fill_pair): the thresholds are in 8-bit grey levels, and OpenCV's HSV has no 16-bit.
+            # Each frame's 8-bit view and signature are made once and kept for the next pair.
+            view = eight_bit(frame)
+            sig = signature(view)
             if previous is not None:
-                previous_sig = previous_sig or signature(eight_bit(previous))
-                if classify_pair(eight_bit(previous), eight_bit(frame), previous_sig, sig) is PairKind.CUT:
+                previous_sig = previous_sig or signature(previous)
+                if classify_pair(previous, view, previous_sig, sig) is PairKind.CUT:
                     scan.cuts.append(len(scan.pts))
             if not scan.pts:
                 scan.previous = previous_pts
             scan.pts.append(pts)
             scan.durations.append(duration)
             scan.crcs.append(zlib.crc32(frame))
-            previous, previous_sig, previous_pts = frame, sig, pts
+            previous, previous_sig, previous_pts = view, sig, pts
         server.check()
     return scans
 
