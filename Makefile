@@ -85,7 +85,7 @@ $(MUTANTS_STAMP): tools/requirements-mutants.txt $(DEV_STAMP)
 	touch $@
 
 ## mutants: mutation testing of the modules that hold guards, each against its narrow tests (not in test or CI);
-## MODULES="scenes chunks" runs a subset. docs/mutation-testing.md has the last score and the survivors.
+## MODULES="timeline/scenes timeline/chunks" runs a subset. docs/mutation-testing.md has the last score and the survivors.
 mutants: $(MUTANTS_STAMP)
 	$(BIN)/python tools/mutants.py $(MODULES)
 

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from slowmo.ffmpeg import run_ffmpeg
+from slowmo.local.pipeline import run_job
+from slowmo.media.ffmpeg import run_ffmpeg
 from slowmo.options import JobOptions
-from slowmo.pipeline import run_job
 
 
 def make_source(path: Path, size: str, frames: int) -> Path:

@@ -1,7 +1,7 @@
 """Throughput of the container Lambdas' work, measured here, and what it means for a long job.
 
-Extract = decode the source + write lossless chunks (slowmo.chunkio); EncodeChunk = read one output
-chunk + encode its H.264 segment (slowmo.encode, the job's default CRF 18 / medium) and, optionally, the
+Extract = decode the source + write lossless chunks (slowmo.media.chunkio); EncodeChunk = read one output
+chunk + encode its H.264 segment (slowmo.media.encode, the job's default CRF 18 / medium) and, optionally, the
 side-by-side comparison. Both are timed on 1080p frames on this machine, then the arithmetic for the
 issue's reference job (10 minutes of 1080p30 at factor 8) is printed with the measured rates scaled by
 the vCPU ratio between a Lambda (6 vCPUs at 10 GB) and this machine. S3 transfer is not measured.
@@ -9,8 +9,8 @@ the vCPU ratio between a Lambda (6 vCPUs at 10 GB) and this machine. S3 transfer
     .venv/bin/python benchmarks/bench_cloud_steps.py [--frames 30] [--factor 8] [--chunk-frames 16] [--lambda-vcpus 6]
         [--json rates.json]
 
---json writes the rates the capacity model uses (slowmo.capacity.MeasuredRates: megapixels per second
-per core, bytes per megapixel), so `slowmo.capacity` can be re-based on a new measurement.
+--json writes the rates the capacity model uses (slowmo.foresight.capacity.MeasuredRates: megapixels per second
+per core, bytes per megapixel), so `slowmo.foresight.capacity` can be re-based on a new measurement.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from slowmo import chunkio
-from slowmo.compare import SideBySide
-from slowmo.decode import read_frames
-from slowmo.encode import VideoWriter
-from slowmo.engines.blend import BlendEngine
-from slowmo.probe import probe
-from slowmo.sample import make_clip
-from slowmo.scenes import classify_pair, signature
-from slowmo.synthesis import synthesize
+from slowmo.foresight.sample import make_clip
+from slowmo.media import chunkio
+from slowmo.media.compare import SideBySide
+from slowmo.media.decode import read_frames
+from slowmo.media.encode import VideoWriter
+from slowmo.media.probe import probe
+from slowmo.synthesis.engines.blend import BlendEngine
+from slowmo.synthesis.frames import synthesize
+from slowmo.timeline.scenes import classify_pair, signature
 
 
 def cpu_seconds() -> float:
@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--factor", type=int, default=8)
     parser.add_argument("--chunk-frames", type=int, default=16, help="the stack's ChunkFrames")
     parser.add_argument("--lambda-vcpus", type=int, default=6, help="vCPUs of a 10 GB Lambda")
-    parser.add_argument("--json", type=Path, help="write the per-core rates for slowmo.capacity here")
+    parser.add_argument("--json", type=Path, help="write the per-core rates for slowmo.foresight.capacity here")
     args = parser.parse_args()
     here = os.cpu_count() or 2
     scale = args.lambda_vcpus / here

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "slowmo_core"))
 
-from slowmo.estimate import estimate_job  # noqa: E402
+from slowmo.foresight.estimate import estimate_job  # noqa: E402
+from slowmo.foresight.sample import make_clip  # noqa: E402
+from slowmo.local.pipeline import run_job  # noqa: E402
 from slowmo.options import JobOptions  # noqa: E402
-from slowmo.pipeline import run_job  # noqa: E402
-from slowmo.sample import make_clip  # noqa: E402
 
 FOOTAGE = [  # fetched by benchmarks/bench_flow_quality.py --fetch (Debian packages), never committed
     "/work/footage/python3-imageio/usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "layers" / "slowmo_core"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from slowmo.engines.film import DEFAULT_DEPTH, DEFAULT_NONDYADIC, FilmEngine  # noqa: E402
+from slowmo.synthesis.engines.film import DEFAULT_DEPTH, DEFAULT_NONDYADIC, FilmEngine  # noqa: E402
 
 RETIMES = [  # (label, source fps, factor, output fps)
     ("24 -> 60 fps, real speed", 24, 1, 60),

@@ -2,7 +2,7 @@
 """Which way should the film engine reach a time that is not a midpoint? Quality vs model calls.
 
 film_net only synthesises t = 0.5 (it ignores ``time``), so the engine reaches t = 1/3, 0.4 ... by
-bisection. Two methods (``slowmo.engines.film.plan_midpoints``) at several depths D are compared:
+bisection. Two methods (``slowmo.synthesis.engines.film.plan_midpoints``) at several depths D are compared:
 
 * ``nearest``: the dyadic frame at depth D nearest to t (time error <= 1/2^(D+1));
 * ``bracket``: the two dyadic frames at depth D around t, then the flow engine retimes between them.
@@ -14,7 +14,7 @@ The midpoint model here is a proxy for FILM, not FILM: the flow engine asked for
 motion-compensated midpoint interpolator). The official weights cannot be had here. Scores are PSNR
 (dB, RGB) against the true frame at t:
 
-* synthetic: ``slowmo.sample.render_frame`` rendered at fractional frame indices (the truth is exact);
+* synthetic: ``slowmo.foresight.sample.render_frame`` rendered at fractional frame indices (the truth is exact);
 * real: held-out frames of real footage: a pair (i, i+S) and its true in-between frames i+1 .. i+S-1
   (S = 3: t = 1/3, 2/3; S = 5: t = 0.2, 0.4, 0.6, 0.8, the pattern of a 24 -> 60 fps retime).
 
@@ -39,12 +39,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "layers" / "slowmo_core"))
 
-from slowmo.decode import read_frames  # noqa: E402
-from slowmo.engines.film import FilmEngine  # noqa: E402
-from slowmo.engines.flow import FlowEngine  # noqa: E402
-from slowmo.metrics import psnr  # noqa: E402
-from slowmo.probe import probe  # noqa: E402
-from slowmo.sample import render_frame  # noqa: E402
+from slowmo.foresight.sample import render_frame  # noqa: E402
+from slowmo.media.decode import read_frames  # noqa: E402
+from slowmo.media.probe import probe  # noqa: E402
+from slowmo.synthesis.engines.film import FilmEngine  # noqa: E402
+from slowmo.synthesis.engines.flow import FlowEngine  # noqa: E402
+from slowmo.synthesis.metrics import psnr  # noqa: E402
 
 METHODS = [("nearest", 2), ("nearest", 3), ("nearest", 4), ("bracket", 1), ("bracket", 2), ("bracket", 3)]
 

@@ -3,7 +3,7 @@
 
 The official FILM weights cannot be had here, so ``benchmarks/film_shaped.py`` builds a network with
 FILM's architecture and size (about 34M parameters) and random weights. Every figure below is labelled
-"FILM-shaped, random weights". They calibrate two constants in ``slowmo/film_figures.py``: the tiler's
+"FILM-shaped, random weights". They calibrate two constants in ``slowmo/synthesis/film_figures.py``: the tiler's
 memory per pixel and the GPU-seconds per synthesised frame.
 
 Each size runs in a fresh process, which does this:
@@ -115,7 +115,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_one(args.one)))
         return
-    from slowmo import tiling
+    from slowmo.synthesis import tiling
 
     rows = []
     for label in args.sizes.split(","):

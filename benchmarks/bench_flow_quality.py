@@ -31,7 +31,7 @@ Usage::
     python benchmarks/bench_flow_quality.py --fetch                 # get the clips into /work/footage
     python benchmarks/bench_flow_quality.py --half tuning           # tuning half only
     python benchmarks/bench_flow_quality.py --json out.json         # both halves, K=2 and K=4
-    python benchmarks/bench_flow_quality.py --set slowmo.fallback.RISK_FLOOR=0.2 --half tuning
+    python benchmarks/bench_flow_quality.py --set slowmo.synthesis.fallback.RISK_FLOOR=0.2 --half tuning
 """
 
 from __future__ import annotations
@@ -56,13 +56,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "layers" / "slowmo_core"))
 
-from slowmo import fallback  # noqa: E402
-from slowmo.confidence import pair_risk  # noqa: E402
-from slowmo.engines.flow import FlowEngine  # noqa: E402
-from slowmo.metrics import psnr  # noqa: E402
-from slowmo.scenes import PairKind, classify_pair  # noqa: E402
-from slowmo.synthesis import fill_pair  # noqa: E402
-from slowmo.timing import slot_times  # noqa: E402
+from slowmo.synthesis import fallback  # noqa: E402
+from slowmo.synthesis.confidence import pair_risk  # noqa: E402
+from slowmo.synthesis.engines.flow import FlowEngine  # noqa: E402
+from slowmo.synthesis.frames import fill_pair  # noqa: E402
+from slowmo.synthesis.metrics import psnr  # noqa: E402
+from slowmo.timeline.scenes import PairKind, classify_pair  # noqa: E402
+from slowmo.timeline.timing import slot_times  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("SLOWMO_FOOTAGE", "/work/footage"))
 DEBIAN_PACKAGES = ("python3-imageio", "node-opencv", "opencv-doc")
@@ -197,7 +197,7 @@ def _flow_cache(clip: Clip, factor: int, usable: int, engine: FlowEngine, flow_k
     """Where the engine's frames are kept between runs that change only the fallback (``--cache-flow``)."""
     if flow_key is None:
         return None
-    source = (REPO / "layers/slowmo_core/slowmo/engines/flow.py").read_bytes() + (REPO / "layers/slowmo_core/slowmo/scenes.py").read_bytes()
+    source = (REPO / "layers/slowmo_core/slowmo/synthesis/engines/flow.py").read_bytes() + (REPO / "layers/slowmo_core/slowmo/timeline/scenes.py").read_bytes()
     digest = hashlib.sha256(source + repr(engine).encode() + flow_key.encode() + kept_digest.encode()).hexdigest()[:16]
     path = FOOTAGE / ".cache" / f"flow-{clip.name}-K{factor}-{usable}-{digest}.npy"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     for clip in clips:
         for factor in (int(k) for k in args.factors.split(",")):
             print(f"... {clip.name} K={factor}", file=sys.stderr, flush=True)
-            flow_key = repr(sorted(s for s in args.set if not s.startswith("slowmo.fallback") and not s.startswith("slowmo.confidence"))) if args.cache_flow else None
+            flow_key = repr(sorted(s for s in args.set if not s.startswith("slowmo.synthesis.fallback") and not s.startswith("slowmo.synthesis.confidence"))) if args.cache_flow else None
             results.append(bench_clip(clip, factor, args.frames, engine, record_pairs=args.json is not None, flow_key=flow_key))
     print(render(results))
     if args.json:

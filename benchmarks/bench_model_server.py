@@ -79,9 +79,10 @@ def _png_bytes(frames) -> int:
 
 
 def bench_one(engine_name: str, width: int, height: int, args, s3, tmp: str) -> dict:
-    from slowmo import chunkio, modelserver
-    from slowmo.engines import create_engine
-    from slowmo.synthesis import synthesize
+    from slowmo.media import chunkio
+    from slowmo.modelserver import handler as modelserver
+    from slowmo.synthesis.engines import create_engine
+    from slowmo.synthesis.frames import synthesize
 
     frames = make_frames(args.frames, width, height)
     opts = {"model_path": args.model, "batch_size": args.batch_size} if engine_name == "film" else {}
@@ -176,7 +177,7 @@ def main(argv=None) -> list[dict]:
     import boto3
     from moto import mock_aws
 
-    from slowmo import chunkio
+    from slowmo.media import chunkio
 
     if args.codec:
         if args.codec not in chunkio.CODECS:

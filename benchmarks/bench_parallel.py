@@ -30,13 +30,13 @@ import threading
 import time
 from pathlib import Path
 
-from slowmo.parallel import usable_cores
-from slowmo.sample import make_clip
+from slowmo.foresight.sample import make_clip
+from slowmo.local.parallel import usable_cores
 
 CHILD = """
 import json, resource, sys
 from slowmo.options import JobOptions
-from slowmo.pipeline import run_job
+from slowmo.local.pipeline import run_job
 src, out, factor, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 chunk_frames = int(sys.argv[5]) or None
 report = run_job(src, out, JobOptions(factor=factor, engine="flow", audio="drop"), jobs=jobs, chunk_frames=chunk_frames)

@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from slowmo.ffmpeg import ffmpeg_command
-from slowmo.probe import probe
-from slowmo.sample import make_clip
+from slowmo.foresight.sample import make_clip
+from slowmo.media.ffmpeg import ffmpeg_command
+from slowmo.media.probe import probe
 
 CHILD = """
 import json, resource, sys
 from slowmo.options import JobOptions
-from slowmo.pipeline import run_job
+from slowmo.local.pipeline import run_job
 report = run_job(sys.argv[1], sys.argv[2], JobOptions(factor=int(sys.argv[3]), engine=sys.argv[4], audio="drop"))
 print(json.dumps({"self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,

@@ -1,9 +1,9 @@
 """The capacity model's verdict on issue 11's two target jobs, as the markdown table in docs/capacity.md.
 
-Targets: every Lambda below 50 % of its time and /tmp budgets (slowmo.capacity.TARGET_FRACTION) for
+Targets: every Lambda below 50 % of its time and /tmp budgets (slowmo.foresight.capacity.TARGET_FRACTION) for
   - a 60-minute 1080p30 input at factor 8 with the comparison;
   - a 10-minute 4K30 (3840x2160) input at factor 4 (no comparison).
-The rates behind it are slowmo.capacity.MEASURED_RATES (benchmarks/bench_cloud_steps.py --json).
+The rates behind it are slowmo.foresight.capacity.MEASURED_RATES (benchmarks/bench_cloud_steps.py --json).
 
     .venv/bin/python benchmarks/capacity_targets.py
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from slowmo import capacity
-from slowmo.capacity import TARGET_FRACTION, Job, Source, Stack, estimate
+from slowmo.foresight import capacity
+from slowmo.foresight.capacity import TARGET_FRACTION, Job, Source, Stack, estimate
 
 TARGETS = [
     ("60 min 1080p30, factor 8, comparison", Source.of_length(1920, 1080, 30, 3600), Job(factor=8, compare=True)),

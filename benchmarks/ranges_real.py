@@ -24,15 +24,15 @@ from pathlib import Path
 
 
 def single_pass(path: Path, chunk_frames: int):
-    from slowmo.decode import read_frames
+    from slowmo.media.decode import read_frames
+    from slowmo.media.probe import probe
     from slowmo.options import JobOptions, working_depth
-    from slowmo.plan import plan_job
-    from slowmo.probe import probe
-    from slowmo.scenes import PairKind, classify_pair
+    from slowmo.timeline.plan import plan_job
+    from slowmo.timeline.scenes import PairKind, classify_pair
 
     info = probe(path)
     frames = [f.copy() for f in read_frames(info, depth=working_depth(info.bit_depth, "blend"))]
-    from slowmo.synthesis import eight_bit
+    from slowmo.synthesis.frames import eight_bit
 
     cuts = [i for i in range(1, len(frames))
             if classify_pair(eight_bit(frames[i - 1]), eight_bit(frames[i])) is PairKind.CUT]
@@ -40,9 +40,9 @@ def single_pass(path: Path, chunk_frames: int):
 
 
 def ranged(s3, path: Path, job: str, chunk_frames: int, range_frames: int):
-    from slowmo import chunkio
     from slowmo.cloud.layout import JobLayout
     from slowmo.cloud.media import extract
+    from slowmo.media import chunkio
 
     key = f"uploads/{job}{path.suffix.lower()}"
     s3.upload_file(str(path), "inbox", key)

@@ -1,4 +1,4 @@
-"""DJL Serving (Python engine) adapter: one SageMaker async invocation -> slowmo.modelserver.
+"""DJL Serving (Python engine) adapter: one SageMaker async invocation -> slowmo.modelserver.handler.
 
 model.tar.gz layout (built by ``slowmo.cloud.packaging``)::
 
@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)  # the packaged slowmo core lives next to this file
 
-from slowmo import modelserver  # noqa: E402
+from slowmo.modelserver import handler as modelserver  # noqa: E402
 
 log = logging.getLogger("slowmo.model")
 _load_error: str | None = None

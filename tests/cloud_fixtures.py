@@ -4,7 +4,7 @@
   every invocation moto makes - a Step Functions ``lambda:invoke`` task, an SNS -> Lambda delivery,
   a boto3 ``invoke`` - runs the function's real ``functions/<name>/app.py`` handler in this process.
 * ``FakeAsyncEndpoint`` stands in for the SageMaker asynchronous endpoint at the sagemaker-runtime
-  boundary: it runs the real model-server handler (``slowmo.modelserver.handle_request``) on the
+  boundary: it runs the real model-server handler (``slowmo.modelserver.handler.handle_request``) on the
   request JSON in S3, stores the response at the OutputLocation, and publishes SageMaker's own
   notification format to the success or error topic, which moto delivers to ResumeFunction.
 * ``CloudStack`` creates the buckets, tables, topics, functions and the state machine from the REAL
@@ -380,9 +380,9 @@ class FakeAsyncEndpoint:
                              output_location: str) -> None:
         import boto3
 
-        from slowmo import modelserver
         from slowmo.cloud.layout import parse_s3_uri
         from slowmo.errors import SlowmoError
+        from slowmo.modelserver import handler as modelserver
 
         time.sleep(self.delay)
         s3 = boto3.client("s3", region_name=REGION)
@@ -546,7 +546,7 @@ class CloudStack:
             "JOBS_TABLE": self.jobs_table, "TOKENS_TABLE": self.tokens_table, "STATE_MACHINE_ARN": self.state_machine_arn,
             "ENDPOINT_NAME": self.endpoint_name, "SUCCESS_TOPIC_ARN": self.topics["InferenceSuccessTopic"],
             "ERROR_TOPIC_ARN": self.topics["InferenceErrorTopic"], "NOTIFICATION_TOPIC_ARN": self.topics["NotificationTopic"],
-            # small ranges: every e2e job's Extract runs as several scans and cuts (slowmo.ranges)
+            # small ranges: every e2e job's Extract runs as several scans and cuts (slowmo.timeline.ranges)
             "CHUNK_FRAMES": str(chunk_frames), "EXTRACT_RANGE_FRAMES": str(extract_range_frames), "DEFAULT_FACTOR": str(default_factor), "DEFAULT_ENGINE": default_engine,
             "UPLOAD_PREFIX": "uploads/", "SAGEMAKER_ROLE_ARN": self.sagemaker_role_arn,
         }

@@ -20,7 +20,7 @@ def media_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def make_clip(media_dir):
     """make_clip(name, **kwargs) -> path of a synthetic MP4, rendered once per session per name."""
-    from slowmo.sample import make_clip as render
+    from slowmo.foresight.sample import make_clip as render
 
     cache: dict[str, Path] = {}
 
@@ -35,7 +35,7 @@ def make_clip(media_dir):
 @pytest.fixture(scope="session")
 def ffmpeg_media(media_dir):
     """ffmpeg_media(name, args) -> path: run the bundled ffmpeg with args writing media_dir/name."""
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     def make(name: str, args: list[str]) -> Path:
         out = media_dir / name

@@ -30,14 +30,14 @@ PACKAGE = Path("layers/slowmo_core/slowmo")
 # guard functions are mutated by default (--whole-modules mutates everything): the whole twelve modules make
 # about 3,700 mutants, which does not fit in 30 minutes on two cores. The slow state-machine runs stay out.
 GUARDED: dict[str, tuple[list[str], list[str]]] = {
-    "scenes": (["test_scenes.py", "test_synthesis.py"], ["is_repeat", "is_cut", "classify_pair"]),
-    "synthesis": (["test_synthesis.py"], ["fill_pair", "synthesize"]),
-    "chunks": (["test_chunks.py"], ["plan_chunks", "assemble"]),
-    "timing": (["test_timing.py"], ["slot_times", "output_frame_count", "source_position", "make_timeline"]),
-    "plan": (["test_plan.py"], []),
-    "pipeline": (["test_pipeline.py", "test_bad_input.py"], ["check_input", "_publish"]),
-    "audio": (["test_audio_curve.py", "test_pipeline.py"], ["atempo_chain", "audio_filter"]),
-    "ranges": (["test_ranges.py"], ["split_ranges", "seek_point", "clean_point", "time_indexed", "join_scans",
+    "timeline/scenes": (["test_scenes.py", "test_synthesis.py"], ["is_repeat", "is_cut", "classify_pair"]),
+    "synthesis/frames": (["test_synthesis.py"], ["fill_pair", "synthesize"]),
+    "timeline/chunks": (["test_chunks.py"], ["plan_chunks", "assemble"]),
+    "timeline/timing": (["test_timing.py"], ["slot_times", "output_frame_count", "source_position", "make_timeline"]),
+    "timeline/plan": (["test_plan.py"], []),
+    "local/pipeline": (["test_pipeline.py", "test_bad_input.py"], ["check_input", "_publish"]),
+    "media/audio": (["test_audio_curve.py", "test_pipeline.py"], ["atempo_chain", "audio_filter"]),
+    "timeline/ranges": (["test_ranges.py"], ["split_ranges", "seek_point", "clean_point", "time_indexed", "join_scans",
                                     "cut_groups"]),
     "cloud/media": (["test_cloud_media.py", "test_cloud_publish.py"], ["_has_object", "publish_all"]),
     "cloud/inference": (["test_cloud_inference.py", "test_cloud_core.py", "test_fn_resume.py",
@@ -45,13 +45,13 @@ GUARDED: dict[str, tuple[list[str], list[str]]] = {
     "cloud/jobs": (["test_cloud_core.py", "test_fn_finish_job.py", "test_fn_claim_job.py"],
                    ["failure_reason", "job_failure_reason", "failure_reason_line"]),
     "cloud/api": (["test_fn_api.py", "test_security_api.py"], ["parse_body", "_no_unknown_fields"]),
-    "modelserver": (["test_modelserver.py"], ["status_code", "error_result", "_checked"]),
+    "modelserver/handler": (["test_modelserver.py"], ["status_code", "error_result", "_checked"]),
 }
 
 
 def mutant_patterns(module: str, whole: bool) -> list[str]:
     """mutmut's mutant names for a module's guard functions: slowmo.cloud.media.x_publish_all__mutmut_7,
-    slowmo.ranges.xǁScanǁfrom_dict__mutmut_3 (a method)."""
+    slowmo.timeline.ranges.xǁScanǁfrom_dict__mutmut_3 (a method)."""
     dotted = "slowmo." + module.replace("/", ".")
     functions = GUARDED[module][1]
     if whole or not functions:

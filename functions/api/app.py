@@ -10,7 +10,6 @@ Bodies are JSON objects of at most 16 KiB with known fields only; anything else 
 Presigned URLs are never logged.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
@@ -29,11 +28,9 @@ from slowmo.cloud.api import (
 )
 from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore, job_view
+from slowmo.cloud.lambda_startup import lambda_entry, logger, metrics, stack_settings, tracer
 from slowmo.errors import InputError
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 app = APIGatewayRestResolver()
 
 
@@ -42,9 +39,9 @@ def _store(settings: Settings) -> JobStore:
 
 
 @app.post("/jobs")
-@tracer.capture_method
+@tracer().capture_method
 def post_job() -> Response:
-    settings = Settings.from_env()
+    settings = stack_settings()
     body = parse_body(app.current_event.decoded_body)
     if "upload" in body:
         if set(body) != {"upload"}:
@@ -65,18 +62,18 @@ def post_job() -> Response:
 
 
 @app.get("/jobs/<job_id>")
-@tracer.capture_method
+@tracer().capture_method
 def get_job(job_id: str) -> dict:
-    item = _store(Settings.from_env()).get(job_id)
+    item = _store(stack_settings()).get(job_id)
     if item is None:
         raise NotFoundError(f"no job {job_id}")
     return job_view(item)
 
 
 @app.post("/jobs/<job_id>/retry")
-@tracer.capture_method
+@tracer().capture_method
 def post_retry(job_id: str) -> Response:
-    settings = Settings.from_env()
+    settings = stack_settings()
     view = retry_job(settings, job_id, sfn=aws.client("stepfunctions"), store=_store(settings))
     if view is None:
         raise NotFoundError(f"no job {job_id}")
@@ -90,8 +87,6 @@ def bad_request(err: InputError) -> Response:
     return Response(status, content_types.APPLICATION_JSON, {"message": str(err)})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -2,23 +2,18 @@
 with the audio muxed, to a temporary key ("join", one call per output, side by side), then copy every output
 into place at once ("publish"). slowmo.cloud.media has the how; an event without a step does both in turn."""
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.config import Settings
-from slowmo.cloud.layout import JobLayout
+from slowmo.cloud.lambda_startup import job_layout, lambda_entry, logger
 from slowmo.cloud.media import assemble, assemble_output, publish_outputs
 
-logger = Logger()
 
-
-@logger.inject_lambda_context
+@lambda_entry(traced=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
     step = event.get("step", "all")
     logger.append_keys(job_id=event["jobId"], step=step)
-    layout = JobLayout(event["jobId"], settings.work_bucket, settings.output_bucket)
+    layout = job_layout(event["jobId"])
     s3 = aws.client("s3")
     if step == "join":
         result = assemble_output(s3=s3, layout=layout, kind=event["kind"])

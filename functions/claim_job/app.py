@@ -5,27 +5,20 @@ An upload that can never be processed (object gone, empty, over the size limit, 
 options, more than the stack can finish by the capacity model) still becomes a job: it is claimed like any other and returned with ``rejected`` set to the
 reason, and the state machine records it FAILED and tells the operator."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
 from slowmo.cloud.admission import admit
-from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore
+from slowmo.cloud.lambda_startup import lambda_entry, logger, metrics, stack_settings
 from slowmo.cloud.submission import rejected_request, request_for_execution
 from slowmo.errors import InputError
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
+    settings = stack_settings()
     rejected = None
     try:
         request = request_for_execution(settings, event["input"], aws.client("s3"))

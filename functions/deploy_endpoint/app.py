@@ -5,25 +5,22 @@ GET    /endpoint                                      -> status, instance counts
 DELETE /endpoint                                      -> removes endpoint, configs, models, scaling
 """
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import endpoint
-from slowmo.cloud.config import Settings
 from slowmo.cloud.endpoint_api import endpoint_settings
+from slowmo.cloud.lambda_startup import lambda_entry, logger, stack_settings, tracer
 from slowmo.errors import InputError
 
-logger = Logger()
-tracer = Tracer()
 app = APIGatewayRestResolver()
 
 
 @app.post("/endpoint")
-@tracer.capture_method
+@tracer().capture_method
 def deploy_endpoint() -> Response:
-    wanted = endpoint_settings(Settings.from_env(), app.current_event.json_body or {})
+    wanted = endpoint_settings(stack_settings(), app.current_event.json_body or {})
     # API Gateway gives us 29 s: start the work and let the caller poll GET /endpoint
     result = endpoint.deploy(wanted, wait=False)
     logger.info("endpoint deploy requested", result=result)
@@ -31,15 +28,15 @@ def deploy_endpoint() -> Response:
 
 
 @app.get("/endpoint")
-@tracer.capture_method
+@tracer().capture_method
 def endpoint_status() -> dict:
-    return endpoint.status(Settings.from_env().endpoint_name)
+    return endpoint.status(stack_settings().endpoint_name)
 
 
 @app.delete("/endpoint")
-@tracer.capture_method
+@tracer().capture_method
 def delete_endpoint() -> dict:
-    result = endpoint.delete(Settings.from_env().endpoint_name)
+    result = endpoint.delete(stack_settings().endpoint_name)
     logger.info("endpoint deleted", result=result)
     return result
 
@@ -49,7 +46,6 @@ def bad_request(err: InputError) -> Response:
     return Response(400, content_types.APPLICATION_JSON, {"message": str(err)})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@lambda_entry(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

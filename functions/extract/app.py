@@ -8,32 +8,28 @@ this function from the state machine (slowmo.cloud.media, "extract"):
 
 Returns pointers and counts, never frames."""
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.config import Settings
-from slowmo.cloud.layout import JobLayout
+from slowmo.cloud.lambda_startup import job_layout, lambda_entry, logger, stack_settings
 from slowmo.cloud.media import cut_range, plan_chunks, read_index, scan_range
 
-logger = Logger()
 
-
-@logger.inject_lambda_context
+@lambda_entry(traced=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
     step = event.get("step", "index")
     logger.append_keys(job_id=event["jobId"], step=step)
-    layout = JobLayout(event["jobId"], settings.work_bucket, settings.output_bucket)
+    stack = stack_settings()
+    layout = job_layout(event["jobId"], stack)
     s3 = aws.client("s3")
     if step == "index":
         result = read_index(s3=s3, layout=layout, source=event["source"], options=event["options"],
-                            range_frames=settings.extract_range_frames)
+                            range_frames=stack.extract_range_frames)
     elif step == "scan":
         result = scan_range(s3=s3, layout=layout, source=event["source"], options=event["options"], item=event["range"])
     elif step == "plan":
         result = plan_chunks(s3=s3, layout=layout, source=event["source"], options=event["options"],
-                             chunk_frames=settings.chunk_frames, group_frames=settings.extract_range_frames)
+                             chunk_frames=stack.chunk_frames, group_frames=stack.extract_range_frames)
     elif step == "cut":
         result = cut_range(s3=s3, layout=layout, source=event["source"], item=event["group"])
     else:

@@ -1,25 +1,18 @@
 """FinishJob: record the job's outcome (SUCCEEDED with its outputs, or FAILED with a readable reason
 taken from the Catch's {Error, Cause}) and tell the operator on the notification topic."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.config import Settings
 from slowmo.cloud.jobs import JobStore, job_failure_reason, job_view
+from slowmo.cloud.lambda_startup import lambda_entry, logger, metrics, stack_settings
 from slowmo.cloud.notify import publish_job
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
+    settings = stack_settings()
     logger.append_keys(job_id=event["jobId"])
     store = JobStore(settings.jobs_table, aws.resource("dynamodb"))
     reason = None

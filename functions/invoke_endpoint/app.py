@@ -4,28 +4,20 @@ Stores InferenceId -> task token, then calls InvokeEndpointAsync with the chunk'
 The Map item stays paused until ResumeFunction hands SageMaker's notification back. A chunk whose
 output is already in the work bucket (re-run of a failed job) is completed at once instead."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.config import Settings
 from slowmo.cloud.inference import TokenStore, submit_chunk
-from slowmo.cloud.layout import JobLayout
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from slowmo.cloud.lambda_startup import job_layout, lambda_entry, logger, metrics, stack_settings
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
+    settings = stack_settings()
     logger.append_keys(job_id=event["jobId"], chunk=event["chunk"]["index"])
     submitted = submit_chunk(
-        layout=JobLayout(event["jobId"], settings.work_bucket, settings.output_bucket),
+        layout=job_layout(event["jobId"], settings),
         chunk=event["chunk"],
         options=event["options"],
         fps=event.get("fps"),

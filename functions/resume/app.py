@@ -1,26 +1,19 @@
 """Resume: the endpoint's success/error SNS topics call this. Each notification names an
 InferenceId; its task token resumes (or fails) the Map item waiting for that chunk."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
-from slowmo.cloud.config import Settings
 from slowmo.cloud.inference import AsyncInferenceResult, TokenStore, resume_task
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from slowmo.cloud.lambda_startup import lambda_entry, logger, metrics, stack_settings
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry()
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
+    settings = stack_settings()
     tokens = TokenStore(settings.tokens_table, aws.resource("dynamodb"), settings.token_ttl_seconds)
     outcomes = []
     for record in event.records:

@@ -81,7 +81,7 @@ def _first_pts_s(path, kind: str) -> float:
     """The earliest presentation time of a stream, in seconds, as a player sees it (edit lists applied)."""
     from fractions import Fraction
 
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     text = run_ffmpeg(["-i", str(path), "-map", f"0:{kind}:0", "-c", "copy", "-f", "framecrc", "-"]).stdout
     timebase = Fraction(next(line for line in text.splitlines() if line.startswith("#tb")).split(":", 1)[1].strip())
@@ -98,8 +98,8 @@ def _size(cloud, uri) -> int:
 
 def test_peak_tmp_does_not_grow_with_the_output_and_the_result_plays(cloud, make_clip, tmp_path):
     from slowmo.cloud.layout import parse_s3_uri
-    from slowmo.ffmpeg import run_ffmpeg
-    from slowmo.probe import probe, stream_duration
+    from slowmo.media.ffmpeg import run_ffmpeg
+    from slowmo.media.probe import probe, stream_duration
 
     short = make_clip("assemble-short", width=160, height=96, fps=12, frames=10, audio=True)
     long = make_clip("assemble-long", width=160, height=96, fps=12, frames=40, audio=True)

@@ -15,8 +15,8 @@ import pytest
 from cloud_fixtures import load_handler, running_stack
 from test_assemble_streaming import TmpPeak
 
-from slowmo import capacity
-from slowmo.probe import probe
+from slowmo.foresight import capacity
+from slowmo.media.probe import probe
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import pytest
 from cloud_fixtures import eventbridge_object_created, input_object_state, running_stack
 
-from slowmo.sample import make_clip
+from slowmo.foresight.sample import make_clip
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def run_upload(cloud, path, key):
 @pytest.fixture(scope="module")
 def bad_media(tmp_path_factory):
     """name -> (file, expected reason), made once for the module."""
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     d = tmp_path_factory.mktemp("bad-media")
     made = {}

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_requested_output_rate_is_the_published_videos_rate(monkeypatch, make_clip, tmp_path):
     from slowmo.cloud.layout import parse_s3_uri
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     clip = make_clip("cloud-rate", width=96, height=64, fps=12, frames=7, audio=True)
     with ExitStack() as stack:
@@ -40,7 +40,7 @@ def test_a_source_whose_edit_list_presents_fewer_frames_is_processed_whole(monke
     # 24 frames in the index, an edit list presenting 18: a valid file (a tail trimmed in an editor). The decoder
     # delivers 18 cleanly, the probe counts 18 (issue 10), and the job publishes all 18 slowed down, not "truncated".
     from slowmo.cloud.layout import parse_s3_uri
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     with ExitStack() as stack:
         cloud = running_stack(monkeypatch, stack, chunk_frames=8, default_factor=2)

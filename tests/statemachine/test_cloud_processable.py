@@ -10,7 +10,7 @@ from urllib.parse import quote_plus
 import pytest
 from cloud_fixtures import input_object_state, running_stack
 
-from slowmo.sample import make_clip
+from slowmo.foresight.sample import make_clip
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def run(cloud, path, key, *, encode_key=False):
 
 def fetch(cloud, uri, dest):
     from slowmo.cloud.layout import parse_s3_uri
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     bucket, key = parse_s3_uri(uri)
     cloud.client("s3").download_file(bucket, key, str(dest))
@@ -63,8 +63,8 @@ def test_awkward_keys_work(cloud, make_clip, tmp_path, name):
 
 
 def test_rotated_video_is_processed_upright(cloud, tmp_path):
-    from slowmo.ffmpeg import run_ffmpeg
-    from slowmo.probe import probe
+    from slowmo.media.ffmpeg import run_ffmpeg
+    from slowmo.media.probe import probe
 
     source = make_clip(tmp_path / "landscape.mp4", width=96, height=64, fps=12, frames=6, audio=False)
     rotated = tmp_path / "portrait.mp4"

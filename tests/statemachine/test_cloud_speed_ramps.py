@@ -32,9 +32,9 @@ def ramp_clip(make_clip):
 ])
 def test_cloud_run_with_ranges_or_trim_matches_the_local_plan(cloud, ramp_clip, tmp_path, folders, options):
     from slowmo.cloud.layout import parse_s3_uri
+    from slowmo.media.probe import probe
     from slowmo.options import JobOptions
-    from slowmo.plan import plan_job
-    from slowmo.probe import probe
+    from slowmo.timeline.plan import plan_job
 
     desc = cloud.wait(cloud.start(cloud.upload(ramp_clip, folders)))
     assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors, cloud.endpoint.errors)

@@ -2,7 +2,7 @@
 
 moto enforces none of Lambda's limits. Each in-process invocation is measured (tests/lambda_meter.py)
 and held to the configured MemorySize / EphemeralStorage / Timeout, and /tmp to the configured limit
-scaled to this run: what the capacity model (slowmo.capacity) predicts for this very run, divided
+scaled to this run: what the capacity model (slowmo.foresight.capacity) predicts for this very run, divided
 by the share of a limit admission lets a job plan (ADMIT_FRACTION).
 Set SLOWMO_LAMBDA_LIMITS_JSON=path to keep the measurements (benchmarks/lambda_limits.json).
 """
@@ -27,8 +27,8 @@ STEP_OF = {"ExtractFunction": "Extract", "EncodeChunkFunction": "EncodeChunk", "
 def test_every_function_stays_within_its_limits_scaled_to_the_run(monkeypatch, tmp_path, clip):
     import tempfile
 
-    from slowmo import capacity
-    from slowmo.probe import probe
+    from slowmo.foresight import capacity
+    from slowmo.media.probe import probe
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     meter = LambdaMeter()

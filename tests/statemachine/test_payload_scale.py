@@ -22,7 +22,7 @@ STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
 
 
 def _chunk_manifest(count: int, chunk_frames: int = 16) -> list[dict]:
-    from slowmo.chunks import plan_chunks
+    from slowmo.timeline.chunks import plan_chunks
 
     chunks = plan_chunks((chunk_frames - 1) * count + 1, chunk_frames)
     assert len(chunks) == count

@@ -43,7 +43,7 @@ def _download(cloud, uri: str, dest):
 
 
 def test_upload_becomes_slow_motion_video_and_comparison(cloud, upload_clip, tmp_path):
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     event = cloud.upload(upload_clip, "uploads/audio=drop/clip.mp4")
     execution = cloud.start(event)
@@ -89,7 +89,7 @@ def test_upload_becomes_slow_motion_video_and_comparison(cloud, upload_clip, tmp
 
 
 def test_audio_is_kept_and_stretched_by_default(cloud, upload_clip, tmp_path):
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     desc = cloud.wait(cloud.start(cloud.upload(upload_clip, "uploads/factor=2/clip.mp4")))
     assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors)

@@ -7,9 +7,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from slowmo.audio import curve_audio_graph, mux_audio
-from slowmo.ffmpeg import ffmpeg_command, run_ffmpeg
-from slowmo.speedcurve import build_curve, parse_spec
+from slowmo.media.audio import curve_audio_graph, mux_audio
+from slowmo.media.ffmpeg import ffmpeg_command, run_ffmpeg
+from slowmo.timeline.speedcurve import build_curve, parse_spec
 
 RATE = 48000
 CLICKS = (0.5, 1.1, 1.5, 1.85, 2.5, 3.5)  # before, ramping in, slow, ramping out, after the range 1:2
@@ -104,10 +104,10 @@ def test_the_whole_clip_at_one_factor_aligns_the_audio_start_in_the_cloud_join_t
     """plan_audio is what both the local mux and the cloud's Assemble (media.join_args) read."""
     from fractions import Fraction
 
-    from slowmo.audio import plan_audio
     from slowmo.cloud.media import join_args
-    from slowmo.plan import make_plan
-    from slowmo.timing import FrameTimes
+    from slowmo.media.audio import plan_audio
+    from slowmo.timeline.plan import make_plan
+    from slowmo.timeline.timing import FrameTimes
 
     plan = make_plan(FrameTimes(tuple(Fraction(i, 24) for i in range(24)), Fraction(24), True), 4)
     late = plan_audio(plan, {"audio_delay": 0.5, "duration": 1.0})

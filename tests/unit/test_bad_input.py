@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from slowmo.probe import probe
-from slowmo.sample import make_clip
+from slowmo.foresight.sample import make_clip
+from slowmo.media.probe import probe
 
 
 def test_truncated_without_index(run_cli, clip, tmp_path, assert_one_line_error):

@@ -1,4 +1,4 @@
-"""slowmo.capacity: the pure estimate of what a cloud job needs, step by step, against the stack's limits."""
+"""slowmo.foresight.capacity: the pure estimate of what a cloud job needs, step by step, against the stack's limits."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from slowmo import capacity, prices
-from slowmo.capacity import FunctionLimits, Job, Source, Stack, estimate, largest_duration
-from slowmo.chunks import plan_chunks
 from slowmo.errors import InputError
-from slowmo.timing import output_frame_count
+from slowmo.foresight import capacity, prices
+from slowmo.foresight.capacity import FunctionLimits, Job, Source, Stack, estimate, largest_duration
+from slowmo.timeline.chunks import plan_chunks
+from slowmo.timeline.timing import output_frame_count
 
 HD = dict(width=1920, height=1080, fps=30)
 UHD = dict(width=3840, height=2160, fps=30)
@@ -38,8 +38,8 @@ def test_invocations_are_the_planners_chunks_and_frames_the_timing_rules(frames,
     chunks = len(list(plan_chunks(frames, chunk_frames)))
     assert report.step("Interpolate").invocations == chunks
     assert report.step("EncodeChunk").invocations == chunks
-    # Extract: the index, a scan per time range, the plan, a cut per group of chunks (slowmo.ranges)
-    from slowmo.ranges import cut_groups, frames_per_range, split_ranges
+    # Extract: the index, a scan per time range, the plan, a cut per group of chunks (slowmo.timeline.ranges)
+    from slowmo.timeline.ranges import cut_groups, frames_per_range, split_ranges
 
     per_range = frames_per_range(Stack().extract_range_frames, 320, 180)
     ranges = split_ranges(range(frames), [0], per_range)
@@ -51,7 +51,7 @@ def test_invocations_are_the_planners_chunks_and_frames_the_timing_rules(frames,
 
 
 def test_film_calls_per_pair_are_the_engines():
-    film = pytest.importorskip("slowmo.engines.film")
+    film = pytest.importorskip("slowmo.synthesis.engines.film")
     for k in range(2, 65):
         assert capacity.film_calls_per_pair(k) == film.calls_per_pair([j / k for j in range(1, k)]), k
 

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from slowmo import chunkio
 from slowmo.errors import InputError, SlowmoError
-from slowmo.ffmpeg import run_ffmpeg
+from slowmo.media import chunkio
+from slowmo.media.ffmpeg import run_ffmpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import film_fixtures  # noqa: E402

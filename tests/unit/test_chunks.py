@@ -3,11 +3,11 @@ import itertools
 import numpy as np
 import pytest
 
-from slowmo.chunks import Chunk, assemble, plan_chunks
-from slowmo.decode import read_frames
-from slowmo.engines import create_engine
-from slowmo.probe import probe
-from slowmo.synthesis import SynthesisReport, synthesize
+from slowmo.media.decode import read_frames
+from slowmo.media.probe import probe
+from slowmo.synthesis.engines import create_engine
+from slowmo.synthesis.frames import SynthesisReport, synthesize
+from slowmo.timeline.chunks import Chunk, assemble, plan_chunks
 
 
 def pairs(chunks):
@@ -90,9 +90,9 @@ def test_chunked_variable_rate_plan_equals_single_pass(engine_name):
     """A 25->50 fps rate change at K=3: chunks of the plan reproduce the single pass, frame for frame."""
     from fractions import Fraction
 
-    from slowmo.plan import make_plan
-    from slowmo.sample import render_frame
-    from slowmo.timing import frame_times
+    from slowmo.foresight.sample import render_frame
+    from slowmo.timeline.plan import make_plan
+    from slowmo.timeline.timing import frame_times
 
     times = [Fraction(i, 25) for i in range(12)] + [Fraction(12, 25) + Fraction(j, 50) for j in range(1, 13)]
     plan = make_plan(frame_times([int(t * 100) for t in times], Fraction(1, 100)), 3, chunk_frames=6)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from slowmo.probe import probe
+from slowmo.media.probe import probe
 
 
 def test_run_with_default_flow_engine(run_cli, clip, tmp_path):

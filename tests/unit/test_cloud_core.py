@@ -121,7 +121,7 @@ def test_sagemaker_notifications_parse():
 
 
 def test_chunk_request_is_a_valid_model_server_request():
-    from slowmo.modelserver import ServerRequest
+    from slowmo.modelserver.handler import ServerRequest
 
     layout = JobLayout("job-1", "work", "out")
     req = build_chunk_request(layout, {"index": 2, "start": 30, "end": 45}, {"factor": 8, "engine": "film"}, "30/1")

@@ -46,12 +46,12 @@ def _extract(s3, path, chunk_frames: int, range_frames: int = 0, group_frames: i
 def _single_pass(path, chunk_frames: int, factor: int = 2):
     """The reference: one probe and one decode of the whole file, every consecutive pair classified in order,
     the plan's chunks from those cuts (what Extract did in one Lambda before ranges)."""
-    from slowmo.decode import read_frames
+    from slowmo.media.decode import read_frames
+    from slowmo.media.probe import probe
     from slowmo.options import JobOptions, working_depth
-    from slowmo.plan import plan_job
-    from slowmo.probe import probe
-    from slowmo.scenes import PairKind, classify_pair
-    from slowmo.synthesis import eight_bit
+    from slowmo.synthesis.frames import eight_bit
+    from slowmo.timeline.plan import plan_job
+    from slowmo.timeline.scenes import PairKind, classify_pair
 
     info = probe(path)
     frames = [f.copy() for f in read_frames(info, depth=working_depth(info.bit_depth, "blend"))]
@@ -62,7 +62,7 @@ def _single_pass(path, chunk_frames: int, factor: int = 2):
 
 
 def _chunk_frames(s3, job: str, index: int, tmp_path):
-    from slowmo import chunkio
+    from slowmo.media import chunkio
 
     path = tmp_path / f"{job}-{index}{chunkio.EXTENSION}"
     s3.download_file("work", JobLayout(job, "work", "out").chunk_input_key(index), str(path))
@@ -125,7 +125,7 @@ def test_ranged_extract_of_a_rotated_10_bit_hevc_phone_style_clip(s3, ffmpeg_med
         "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=24:duration=2", "-c:v", "libx265", "-pix_fmt",
         "yuv420p10le", "-x265-params", "keyint=8:log-level=0", "-colorspace", "bt2020nc"])
     rotated = ffmpeg_media("ranges-hevc10-rotated.mp4", ["-display_rotation:v", "90", "-i", str(hevc), "-c", "copy"])
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     info = probe(rotated)
     assert (info.width, info.height, info.rotation, info.bit_depth) == (96, 160, 270, 10)
@@ -168,8 +168,8 @@ ENCODE_PLAN = {"options": {"factor": 2, "compare": False, "engine": "blend"}, "o
 
 def _model_output(s3, tmp_path, layout, index: int, frame_count: int) -> None:
     """An output chunk as the model server stores it, holding frame_count frames."""
-    from slowmo import chunkio
-    from slowmo.sample import render_frame
+    from slowmo.foresight.sample import render_frame
+    from slowmo.media import chunkio
 
     path = tmp_path / f"output{index}{chunkio.EXTENSION}"
     chunkio.write_chunk([render_frame(i, 64, 48, 24.0) for i in range(frame_count)], path, 24)
@@ -194,7 +194,7 @@ def test_encode_chunk_refuses_an_output_chunk_with_the_wrong_number_of_frames(s3
 
 def test_encode_chunk_reuses_a_segment_only_when_it_was_made_for_this_chunk(s3, tmp_path):
     from slowmo.cloud.media import encode_chunk
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     layout = JobLayout("job-1", "work", "out")
     chunk = {"index": 1, "start": 2, "end": 4}  # factor 2: 5 frames, the first (chunk 0's last) dropped
@@ -235,7 +235,7 @@ def test_ranged_extract_survives_a_sync_sample_table_that_lies(s3, ffmpeg_media,
         "-bf", "0", "-pix_fmt", "yuv420p"])
     lying = tmp_path / "lying-keys.mp4"
     lying.write_bytes(_shift_sync_samples(clip.read_bytes(), 4))
-    from slowmo.probe import read_container
+    from slowmo.media.probe import read_container
 
     keys = read_container(str(lying), "lying-keys.mp4").keyframes
     assert keys == tuple(i * 8 * 512 for i in range(6))  # the packets' own key flags: the IDR frames 0, 8, 16, ...
@@ -249,7 +249,7 @@ def test_a_rescan_from_the_start_is_refused_when_it_is_more_than_one_call_can_de
     from dataclasses import replace
 
     from slowmo.cloud.media import _refuse_a_long_rescan
-    from slowmo.probe import ColorTags, Container
+    from slowmo.media.probe import ColorTags, Container
 
     hd = Container(name="clip.mp4", width=1920, height=1080, coded_width=1920, coded_height=1080, rotation=0,
                    codec="h264", pix_fmt="yuv420p", color=ColorTags(), has_audio=False, audio_codec=None,
@@ -277,7 +277,7 @@ def test_a_long_container_without_packet_times_is_refused_before_any_scan(s3, ff
     """MPEG-4 Part 2 in AVI with B-frames: the index gives no time to the B-frames (AV_NOPTS_VALUE), so the video
     can only be scanned in one pass. Longer than one call decodes, it is refused at once, saying what to do."""
     from slowmo.cloud.media import read_index
-    from slowmo.probe import read_container
+    from slowmo.media.probe import read_container
 
     avi = ffmpeg_media("nopts.avi", ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24:duration=2",
                                      "-c:v", "mpeg4", "-bf", "2", "-f", "avi"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from slowmo.confidence import THUMB_SIDE, pair_risk
+from slowmo.synthesis.confidence import THUMB_SIDE, pair_risk
 
 
 def texture(h=180, w=320, seed=0):

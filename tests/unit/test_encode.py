@@ -3,10 +3,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from slowmo.decode import read_frames
-from slowmo.encode import PngSequenceWriter, VideoWriter, even_size
-from slowmo.probe import probe
-from slowmo.sample import render_frame
+from slowmo.foresight.sample import render_frame
+from slowmo.media.decode import read_frames
+from slowmo.media.encode import PngSequenceWriter, VideoWriter, even_size
+from slowmo.media.probe import probe
 
 
 def write(path, frames, fps, **options):

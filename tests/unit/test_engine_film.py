@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slowmo.engines import film
-from slowmo.engines.film import (
+from slowmo.errors import EngineUnavailableError, SlowmoError
+from slowmo.synthesis.engines import film
+from slowmo.synthesis.engines.film import (
     FilmEngine,
     FilmModelError,
     FilmOutOfMemoryError,
     plan_midpoints,
     use_recursive,
 )
-from slowmo.errors import EngineUnavailableError, SlowmoError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import film_fixtures  # noqa: E402
@@ -118,7 +118,7 @@ def test_every_model_call_is_a_midpoint(ts):
 
 def test_done_when_thirds_from_an_averaging_savedmodel():
     """The issue's check: M ignores time and averages; t = 1/3, 2/3 must not come back as the midpoint."""
-    from slowmo.engines import create_engine
+    from slowmo.synthesis.engines import create_engine
 
     path = film_fixtures.film_midpoint_savedmodel()
     yy, xx = np.mgrid[0:72, 0:128]
@@ -208,8 +208,8 @@ def test_batched_savedmodel_matches_unbatched():
 
 
 def test_default_interpolate_many_loops_over_pairs():
-    from slowmo.engines.base import interpolate_many
-    from slowmo.engines.blend import BlendEngine
+    from slowmo.synthesis.engines.base import interpolate_many
+    from slowmo.synthesis.engines.blend import BlendEngine
 
     pairs = [(flat(0), flat(100), [0.5]), (flat(100), flat(200), [0.25, 0.75])]
     got = interpolate_many(BlendEngine(), pairs)
@@ -280,7 +280,7 @@ def test_stand_in_refuses_unpadded_frames_like_film():
 
 
 def test_create_engine_by_name():
-    from slowmo.engines import create_engine
+    from slowmo.synthesis.engines import create_engine
 
     eng = create_engine("film", model_path=film_fixtures.film_midpoint_savedmodel(), tile=None)
     assert eng.name == "film"
@@ -340,7 +340,7 @@ def fade_clip(path: Path, frames: int = 6, step: int = 12) -> Path:
     of any frame tells the source time it shows (a cross-fade model's frame at t is exactly (1-t)a + tb)."""
     from fractions import Fraction as F
 
-    from slowmo.encode import VideoWriter
+    from slowmo.media.encode import VideoWriter
 
     yy, xx = np.mgrid[0:72, 0:128]
     scene = np.stack([xx * 0.8, yy * 1.2, 40 + 20 * np.sin(xx / 11.0)], -1) + 30
@@ -351,8 +351,8 @@ def fade_clip(path: Path, frames: int = 6, step: int = 12) -> Path:
 
 
 def source_frames(path: Path) -> list[np.ndarray]:
-    from slowmo.decode import read_frames
-    from slowmo.probe import probe
+    from slowmo.media.decode import read_frames
+    from slowmo.media.probe import probe
 
     return list(read_frames(probe(path)))
 
@@ -386,7 +386,7 @@ def test_cli_factor_3_with_a_midpoint_only_savedmodel(tmp_path, run_cli):
 
 
 def test_cli_factor_4_at_60_fps_from_24_fps(tmp_path, run_cli):
-    """--fps 60 is a retime under the shared rule "output time = K x source time" (slowmo.plan): output
+    """--fps 60 is a retime under the shared rule "output time = K x source time" (slowmo.timeline.plan): output
     frame n shows source time n / (60 K), i.e. source position n * 24 / (60 * 4): t = j/10, none dyadic but 0.5."""
     clip = fade_clip(tmp_path / "fade.mp4")
     model = film_fixtures.film_midpoint_savedmodel()
@@ -404,7 +404,7 @@ def test_cli_factor_4_at_60_fps_from_24_fps(tmp_path, run_cli):
 def test_synthesis_batches_film_calls_across_consecutive_pairs():
     """synthesize hands the engine pair_window(engine) pairs at once: film fills its batches across pairs,
     and the frames are those of one pair at a time."""
-    from slowmo.synthesis import synthesize
+    from slowmo.synthesis.frames import synthesize
 
     frames = film_fixtures.moving_frames(7, 70, 90)
     alone, together = MidpointRecorder(), MidpointRecorder()

@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from slowmo.engines.flow import FlowEngine
 from slowmo.errors import InputError
-from slowmo.metrics import psnr
+from slowmo.synthesis.engines.flow import FlowEngine
+from slowmo.synthesis.metrics import psnr
 
 
 def _texture(h, w, seed):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from slowmo.estimate import Calibration, PlanCounts, local_seconds
+from slowmo.foresight.estimate import Calibration, PlanCounts, local_seconds
 
 
 @pytest.fixture(scope="module")

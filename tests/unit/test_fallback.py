@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from slowmo import fallback
-from slowmo.confidence import PairRisk
+from slowmo.synthesis import fallback
+from slowmo.synthesis.confidence import PairRisk
 
 
 def risk_of(value, reliability=None):

@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import pytest
 
+from slowmo.local.pipeline import run_job
+from slowmo.media.probe import probe, stream_duration
 from slowmo.options import JobOptions
-from slowmo.pipeline import run_job
-from slowmo.probe import probe, stream_duration
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def _levels(path, depth=16):
     """Distinct red values along the middle row of the first frame, decoded at 16 bits."""
     import numpy as np
 
-    from slowmo.decode import read_frames
+    from slowmo.media.decode import read_frames
 
     frame = next(read_frames(probe(path), depth=depth))
     return len(np.unique(frame[frame.shape[0] // 2, :, 0]))
@@ -140,7 +140,7 @@ def test_prores_422_ten_bit_and_h264_high10_on_request(ffmpeg_media, tmp_path):
 
 
 def _video_line(path) -> str:
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     return next(line for line in run_ffmpeg(["-i", str(path)], check=False).stderr.splitlines() if "Video:" in line)
 
@@ -160,7 +160,7 @@ def _video_packets(path) -> list[tuple[int, int, bool, bool]]:
 
     framecrc flags: 0x1 keyframe, 0x4 discard (pre-roll an edit list hides from the presentation).
     """
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     rows = []
     for line in run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]).stdout.splitlines():
@@ -244,7 +244,7 @@ def test_cover_art_is_not_the_video(ffmpeg_media, run_cli, tmp_path):
 
 
 def _stream_lines(path) -> str:
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     stderr = run_ffmpeg(["-i", str(path)], check=False).stderr
     return "\n".join(line for line in stderr.splitlines() if "Stream #" in line)
@@ -273,7 +273,7 @@ def _first_sound_s(path) -> float:
 
     import numpy as np
 
-    from slowmo.ffmpeg import ffmpeg_command
+    from slowmo.media.ffmpeg import ffmpeg_command
 
     pcm = subprocess.run(ffmpeg_command(["-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-af",  # noqa: S603
                                          "aresample=async=1:first_pts=0", "-ac", "1", "-ar", "44100", "-f", "s16le",

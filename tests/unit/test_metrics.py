@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from slowmo.metrics import psnr, ssim
+from slowmo.synthesis.metrics import psnr, ssim
 
 
 def _smooth_image(h=64, w=80, seed=0):

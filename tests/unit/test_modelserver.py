@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from slowmo import chunkio, modelserver
 from slowmo.errors import EngineUnavailableError, InputError
+from slowmo.media import chunkio
+from slowmo.modelserver import handler as modelserver
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))

@@ -1,12 +1,12 @@
-"""slowmo.mp4header: the facts admission needs, read from an MP4/MOV index alone, agree with the full probe;
+"""slowmo.media.mp4header: the facts admission needs, read from an MP4/MOV index alone, agree with the full probe;
 anything it cannot read with certainty is None (the full probe decides then)."""
 
 from __future__ import annotations
 
 import pytest
 
-from slowmo.mp4header import read_file_header
-from slowmo.probe import probe
+from slowmo.media.mp4header import read_file_header
+from slowmo.media.probe import probe
 
 VARIANTS = {
     "faststart mp4": [],
@@ -60,7 +60,7 @@ def test_what_the_index_cannot_say_is_none(clip, ffmpeg_media, tmp_path):
 
 
 def test_only_the_box_headers_and_the_index_are_read(ffmpeg_media, make_clip):
-    from slowmo.mp4header import read_header
+    from slowmo.media.mp4header import read_header
 
     longer = make_clip("header-longer", width=320, height=180, fps=24, frames=96, audio=False)
     at_end = ffmpeg_media("header-longer-at-end.mp4", ["-i", str(longer), "-c", "copy"])

@@ -3,7 +3,7 @@ from fractions import Fraction
 import pytest
 
 from slowmo.errors import InputError
-from slowmo.limits import Limits
+from slowmo.foresight.limits import Limits
 from slowmo.options import JobOptions, parse_factor, parse_fps
 
 

@@ -31,7 +31,7 @@ def test_from_local_folder(tmp_path, saved_model_root):
     info = packaging.build_model_tarball(str(saved_model_root), tmp_path / "model.tar.gz")
     got = names(info.path)
     assert {"serving.properties", "model.py", "requirements.txt", "film/saved_model.pb",
-            "slowmo/__init__.py", "slowmo/modelserver.py", "slowmo/engines/film.py", "slowmo/chunkio.py"} <= got
+            "slowmo/__init__.py", "slowmo/modelserver/handler.py", "slowmo/synthesis/engines/film.py", "slowmo/media/chunkio.py"} <= got
     assert any(n.startswith("film/variables/") for n in got)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in got)
     # deterministic: same inputs, same bytes
@@ -43,8 +43,8 @@ def test_packaged_model_loads_from_film_dir(tmp_path, saved_model_root):
     info = packaging.build_model_tarball(str(saved_model_root), tmp_path / "model.tar.gz")
     with tarfile.open(info.path) as tf:
         tf.extractall(tmp_path / "opt_ml_model", filter="data")
-    from slowmo import modelserver
-    from slowmo.engines.film import FilmEngine
+    from slowmo.modelserver import handler as modelserver
+    from slowmo.synthesis.engines.film import FilmEngine
 
     path = modelserver.film_model_path(str(tmp_path / "opt_ml_model"))
     assert path.endswith("film")

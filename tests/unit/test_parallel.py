@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from slowmo.chunks import Chunk, plan_chunks
-from slowmo.decode import read_frames
-from slowmo.engines import create_engine
+from slowmo.local.parallel import default_jobs, split_stream, threads_per_worker, worker_memory
+from slowmo.local.pipeline import run_job
+from slowmo.media.decode import read_frames
+from slowmo.media.probe import probe
 from slowmo.options import JobOptions
-from slowmo.parallel import default_jobs, split_stream, threads_per_worker, worker_memory
-from slowmo.pipeline import run_job
-from slowmo.probe import probe
-from slowmo.synthesis import synthesize
+from slowmo.synthesis.engines import create_engine
+from slowmo.synthesis.frames import synthesize
+from slowmo.timeline.chunks import Chunk, plan_chunks
 
 
 def read_pngs(folder):
@@ -117,7 +117,7 @@ def test_bad_jobs_or_chunk_size_is_one_usage_line(run_cli, clip, tmp_path, bad, 
 def test_variable_rate_chunks_meeting_off_the_output_grid_give_the_single_pass(ffmpeg_media, tmp_path):
     """Jittered 30 fps (every 7th frame 1/60 s late): some chunk boundaries fall between output
     frames (the plan's skip = 0), so neither chunk shares an output frame there."""
-    from slowmo.plan import plan_job
+    from slowmo.timeline.plan import plan_job
 
     clip = ffmpeg_media("jitter30-parallel.mp4", [
         "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=2",

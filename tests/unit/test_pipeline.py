@@ -5,11 +5,11 @@ import resource
 import numpy as np
 import pytest
 
-from slowmo.decode import read_frames
 from slowmo.errors import InputError, SlowmoError
+from slowmo.local.pipeline import run_job
+from slowmo.media.decode import read_frames
+from slowmo.media.probe import probe, stream_duration
 from slowmo.options import JobOptions
-from slowmo.pipeline import run_job
-from slowmo.probe import probe, stream_duration
 
 
 def frame_time(fps):
@@ -50,7 +50,7 @@ def test_audio_matches_video_duration(clip, tmp_path, mode):
 
 def test_stretched_audio_keeps_the_tone_pitch(clip, tmp_path):
     """The sample's 440 Hz tone stays 440 Hz when slowed 4x (pitch preserved, not resampled)."""
-    from slowmo.ffmpeg import run_ffmpeg
+    from slowmo.media.ffmpeg import run_ffmpeg
 
     out = tmp_path / "pitch.mp4"
     run_job(clip, out, JobOptions(factor=4, engine="blend", audio="stretch"))

@@ -7,8 +7,8 @@ from itertools import pairwise
 import pytest
 
 from slowmo.errors import InputError
-from slowmo.plan import LinearTimeMap, OutputFrame, Plan, make_plan
-from slowmo.timing import JITTER_TOLERANCE, FrameTimes, frame_times, slot_times
+from slowmo.timeline.plan import LinearTimeMap, OutputFrame, Plan, make_plan
+from slowmo.timeline.timing import JITTER_TOLERANCE, FrameTimes, frame_times, slot_times
 
 
 def constant(n, fps):

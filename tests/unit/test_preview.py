@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from slowmo import fallback
-from slowmo.preview import PairScore, hardest_window, scan, summarise
+from slowmo.foresight.preview import PairScore, hardest_window, scan, summarise
+from slowmo.synthesis import fallback
 from tests.unit.test_confidence import shifted, texture
 
 
@@ -53,7 +53,7 @@ def test_scan_scores_every_pair_and_finds_the_hard_one():
 
 
 def test_preview_cli_renders_the_window_side_by_side(clip, run_cli, tmp_path):
-    from slowmo.probe import probe
+    from slowmo.media.probe import probe
 
     out = tmp_path / "preview.mp4"
     code, stdout, stderr = run_cli("preview", clip, "-o", out, "-k", "4", "--pairs", "5", "--json")

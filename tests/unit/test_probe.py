@@ -3,7 +3,7 @@ from fractions import Fraction
 import pytest
 
 from slowmo.errors import InputError
-from slowmo.probe import probe, stream_duration
+from slowmo.media.probe import probe, stream_duration
 
 
 def test_probe_reports_exact_ntsc_rate_and_tags(ffmpeg_media):

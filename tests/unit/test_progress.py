@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from slowmo.progress import LogLines, format_duration, progress_factory
+from slowmo.local.progress import LogLines, format_duration, progress_factory
 
 
 class Clock:

@@ -1,10 +1,18 @@
-"""slowmo.ranges: the time ranges of Extract's scans add up to the single pass, without video."""
+"""slowmo.timeline.ranges: the time ranges of Extract's scans add up to the single pass, without video."""
 
 from __future__ import annotations
 
 import pytest
 
-from slowmo.ranges import RangeError, Scan, TimeRange, cut_groups, join_scans, seek_point, split_ranges
+from slowmo.timeline.ranges import (
+    RangeError,
+    Scan,
+    TimeRange,
+    cut_groups,
+    join_scans,
+    seek_point,
+    split_ranges,
+)
 
 
 def test_one_range_when_the_video_is_shorter_than_a_range():
@@ -87,7 +95,7 @@ def test_cut_groups_cover_the_chunks_in_order_with_their_first_and_last_times():
 
 
 def test_larger_frames_get_shorter_ranges_and_smaller_frames_never_longer():
-    from slowmo.ranges import frames_per_range
+    from slowmo.timeline.ranges import frames_per_range
 
     assert frames_per_range(5400, 1920, 1080) == 5400
     assert frames_per_range(5400, 3840, 2160) == 1350  # 4K: the same pixels per range as 1080p
@@ -96,7 +104,7 @@ def test_larger_frames_get_shorter_ranges_and_smaller_frames_never_longer():
 
 
 def test_an_index_without_times_on_every_packet_is_not_cut_by_time():
-    from slowmo.ranges import NO_PTS, time_indexed
+    from slowmo.timeline.ranges import NO_PTS, time_indexed
 
     avi = [NO_PTS, NO_PTS, *range(0, 100)]  # AVI: B-frames carry no presentation time
     assert not time_indexed(avi) and not time_indexed([0, 1, 1, 2]) and time_indexed(range(5))
@@ -104,7 +112,7 @@ def test_an_index_without_times_on_every_packet_is_not_cut_by_time():
 
 
 def test_a_seek_that_decodes_the_frames_before_its_range_differently_is_named_for_a_rescan():
-    from slowmo.ranges import SeekMismatch
+    from slowmo.timeline.ranges import SeekMismatch
 
     pts = [i * 3 for i in range(30)]
     ranges = split_ranges(pts, [0, 15, 30, 45, 60], 10)  # key packets every 5 frames: ranges 1 and 2 seek
@@ -122,7 +130,7 @@ def test_a_seek_that_decodes_the_frames_before_its_range_differently_is_named_fo
 
 
 def test_clean_point_is_the_first_key_packet_after_the_seek():
-    from slowmo.ranges import clean_point
+    from slowmo.timeline.ranges import clean_point
 
     assert clean_point([0, 50, 100], None) is None  # no seek: nothing to discard
     assert clean_point([0, 50, 100], 50) == 100
@@ -131,7 +139,7 @@ def test_clean_point_is_the_first_key_packet_after_the_seek():
 
 
 def test_one_missing_time_is_enough_to_refuse_cutting_by_time():
-    from slowmo.ranges import NO_PTS, time_indexed
+    from slowmo.timeline.ranges import NO_PTS, time_indexed
 
     assert not time_indexed([NO_PTS, 0, 1, 2])
     assert not time_indexed([])

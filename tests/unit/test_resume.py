@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from slowmo.decode import read_frames
+from slowmo.local.pipeline import run_job
+from slowmo.local.workdir import ChunkStore, WorkFolderBusy, work_folder_for
+from slowmo.media.decode import read_frames
+from slowmo.media.probe import probe
 from slowmo.options import JobOptions
-from slowmo.pipeline import run_job
-from slowmo.probe import probe
-from slowmo.workdir import ChunkStore, WorkFolderBusy, work_folder_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

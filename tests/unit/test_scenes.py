@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from slowmo.scenes import PairKind, classify_pair
+from slowmo.timeline.scenes import PairKind, classify_pair
 
 W, H, COLUMNS, ROWS = 160, 90, 8, 5
 PALETTE = np.array([[200, 40, 40], [40, 160, 60], [30, 60, 200], [230, 220, 80], [20, 20, 20], [240, 240, 240]],

@@ -72,7 +72,7 @@ def test_ruff_shell_rules_are_enabled():
 
 
 def test_ffmpeg_gets_an_argument_list_with_awkward_names(monkeypatch, tmp_path):
-    from slowmo import ffmpeg
+    from slowmo.media import ffmpeg
 
     seen = []
     real = subprocess.run

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from cloud_fixtures import ASL_PATH, TEMPLATE_PATH
 
-from slowmo.limits import Limits
+from slowmo.foresight.limits import Limits
 
 MAX_PRESIGN_SECONDS = 900
 # AWS-managed policies SAM attaches: logs to the function's own log group, and X-Ray traces
@@ -236,7 +236,7 @@ def test_limits_reach_every_function_from_parameters_as_the_cli_reads_them():
         # CLI's; Extract streams the source once in its index step (never to /tmp), within its share of the timeout
         assert declared <= getattr(defaults, attr), parameter
         if attr == "max_file_bytes":
-            from slowmo import capacity
+            from slowmo.foresight import capacity
 
             timeout = template["Resources"]["ExtractFunction"]["Properties"]["Timeout"]
             assert declared <= timeout * capacity.ADMIT_FRACTION * capacity.LAMBDA_S3_BYTES_PER_S

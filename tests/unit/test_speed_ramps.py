@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slowmo.encode import VideoWriter
-from slowmo.ffmpeg import ffmpeg_command, run_ffmpeg
-from slowmo.speedcurve import build_curve, parse_spec
+from slowmo.media.encode import VideoWriter
+from slowmo.media.ffmpeg import ffmpeg_command, run_ffmpeg
+from slowmo.timeline.speedcurve import build_curve, parse_spec
 
 FPS = 24
 SECONDS = 4
@@ -191,12 +191,12 @@ def test_chunked_speed_curve_plan_equals_single_pass(engine_name, spec):
     """Chunks of a plan with ranges and ease (or a trim) reproduce the single pass, frame for frame."""
     from fractions import Fraction
 
-    from slowmo.engines import create_engine
-    from slowmo.plan import make_plan
-    from slowmo.sample import render_frame
-    from slowmo.speedcurve import curve_and_window
-    from slowmo.synthesis import synthesize
-    from slowmo.timing import frame_times
+    from slowmo.foresight.sample import render_frame
+    from slowmo.synthesis.engines import create_engine
+    from slowmo.synthesis.frames import synthesize
+    from slowmo.timeline.plan import make_plan
+    from slowmo.timeline.speedcurve import curve_and_window
+    from slowmo.timeline.timing import frame_times
 
     count = 30  # 1.25 s at 24 fps
     times = frame_times([i * 1000 for i in range(count)], Fraction(1, FPS * 1000))

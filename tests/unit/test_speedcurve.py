@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 
 from slowmo.errors import InputError
-from slowmo.speedcurve import (
+from slowmo.timeline.speedcurve import (
     CurveSpec,
     SlowRange,
     SpeedCurve,
@@ -214,7 +214,7 @@ def test_the_curve_serialises():
 
 
 def test_capacity_terms_never_undercount_the_work():
-    from slowmo.speedcurve import capacity_terms
+    from slowmo.timeline.speedcurve import capacity_terms
 
     assert capacity_terms(parse_spec(), 8, 96, 24.0) == (96, 8)  # plain: unchanged
     assert capacity_terms(parse_spec("1:3"), 8, 96, 24.0) == (48, 8)  # trim: the window's frames

@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from slowmo.engines.blend import BlendEngine
-from slowmo.sample import render_frame
-from slowmo.scenes import PairKind, classify_pair
-from slowmo.synthesis import SynthesisReport, fill_pair, synthesize
+from slowmo.foresight.sample import render_frame
+from slowmo.synthesis.engines.blend import BlendEngine
+from slowmo.synthesis.frames import SynthesisReport, fill_pair, synthesize
+from slowmo.timeline.scenes import PairKind, classify_pair
 
 
 def moving_frames(n, w=96, h=64):
@@ -115,8 +115,8 @@ def test_small_motion_is_interpolated_not_copied(case):
     assert all((f == 7).all() for f in out[1:4])  # the slots hold what the engine made
 
 def test_fallback_replaces_only_the_unreliable_area_of_a_risky_pair():
-    from slowmo import fallback
-    from slowmo.engines.flow import FlowEngine
+    from slowmo.synthesis import fallback
+    from slowmo.synthesis.engines.flow import FlowEngine
     from tests.unit.test_preview import sequence_with_one_hard_pair
 
     frames = sequence_with_one_hard_pair()[4:7]  # pair (4, 5) is easy, pair (5, 6) has new content on the right

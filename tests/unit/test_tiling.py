@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from slowmo import tiling
+from slowmo.synthesis import tiling
 
 
 def box_blur(x: np.ndarray, r: int = 2) -> np.ndarray:

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from slowmo.timing import make_timeline, output_frame_count, slot_times, source_position
+from slowmo.timeline.timing import make_timeline, output_frame_count, slot_times, source_position
 
 
 @pytest.mark.parametrize("n,k,expected", [(2, 2, 3), (24, 8, 185), (10, 3, 28), (5, 64, 257), (1, 4, 1), (0, 4, 0)])

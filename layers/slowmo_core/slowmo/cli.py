@@ -11,10 +11,10 @@ import sys
 import threading
 from pathlib import Path
 
-from . import __version__
-from .errors import SlowmoError
-from .options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, FALLBACK_MODES, PRESETS, JobOptions
-from .progress import progress_factory
+from slowmo import __version__
+from slowmo.errors import SlowmoError
+from slowmo.local.progress import progress_factory
+from slowmo.options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, FALLBACK_MODES, PRESETS, JobOptions
 
 RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o slow.mp4 --factor 8                 8x slower, plays at the source rate
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--fps", type=int, default=24)
 
     try:
-        from .cloud.cli import add_cloud_commands
+        from slowmo.cloud.cli import add_cloud_commands
     except ImportError:  # the cloud client needs boto3: `pip install 'slowmo[cloud]'`
         add_cloud_commands = None
     if add_cloud_commands is not None:
@@ -171,7 +171,7 @@ def _sigterm_as_ctrl_c():
 
 
 def cmd_run(args) -> int:
-    from .pipeline import run_job
+    from slowmo.local.pipeline import run_job
 
     input_path = Path(args.input)
     options = _job_options(args)
@@ -195,7 +195,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .preview import make_preview
+    from slowmo.foresight.preview import make_preview
 
     options = JobOptions(factor=args.factor, engine=args.engine, model=args.model, crf=args.crf, preset=args.preset,
                          fallback=args.fallback)
@@ -211,7 +211,7 @@ def _job_options(args) -> JobOptions:
 
 
 def cmd_estimate(args) -> int:
-    from .estimate import estimate_job
+    from slowmo.foresight.estimate import estimate_job
 
     report = estimate_job(args.input, _job_options(args), cloud=args.cloud)
     print(json.dumps(report.to_dict()) if args.json else report.human())
@@ -219,14 +219,14 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .probe import probe
+    from slowmo.media.probe import probe
 
     print(json.dumps(probe(args.input).to_dict(), indent=2))
     return 0
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate
+    from slowmo.foresight.evaluate import evaluate
 
     options = JobOptions(factor=args.factor, engine=args.engine, model=args.model)
     print(json.dumps(evaluate(args.input, options.factor, options.engine, model=args.model, max_frames=args.max_frames)))
@@ -234,7 +234,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .sample import make_clip
+    from slowmo.foresight.sample import make_clip
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))

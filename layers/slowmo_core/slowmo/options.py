@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from typing import Any
 
-from .errors import InputError
-from .speedcurve import CurveSpec, parse_spec
-from .timing import MAX_FACTOR, MIN_FACTOR
+from slowmo.errors import InputError
+from slowmo.timeline.speedcurve import CurveSpec, parse_spec
+from slowmo.timeline.timing import MAX_FACTOR, MIN_FACTOR
 
 ENGINES = ("flow", "blend", "film")
 AUDIO_MODES = ("stretch", "drop", "original")

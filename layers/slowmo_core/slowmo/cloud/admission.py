@@ -1,8 +1,8 @@
 """Admission: run the capacity model on an uploaded video before anything is spent on it.
 
 ClaimJob (uploads and API submissions) and ``POST /jobs`` call ``admit``. It reads the video's index
-straight from S3 with a few ranged GETs (slowmo.mp4header: the top-level box headers, then ``moov``),
-checks the configured limits (slowmo.limits) and estimates the job with slowmo.capacity. A job that
+straight from S3 with a few ranged GETs (slowmo.media.mp4header: the top-level box headers, then ``moov``),
+checks the configured limits (slowmo.foresight.limits) and estimates the job with slowmo.foresight.capacity. A job that
 cannot finish is refused with one line naming the limit and the longest input that fits at these
 options; Extract, the endpoint and the Map never see it.
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from .. import capacity
-from ..errors import InputError
-from ..mp4header import Mp4Header, read_header
-from .submission import SourceObject
+from slowmo.cloud.submission import SourceObject
+from slowmo.errors import InputError
+from slowmo.foresight import capacity
+from slowmo.media.mp4header import Mp4Header, read_header
 
 
 def read_index(s3, source: SourceObject) -> tuple[Mp4Header | None, int]:
@@ -48,10 +48,10 @@ def facts_from_index(header: Mp4Header, file_bytes: int | None) -> capacity.Sour
 
 def curve_terms(facts: capacity.Source, options: dict[str, Any], job: capacity.Job) -> tuple[capacity.Source, capacity.Job]:
     """A trim or slow ranges as the model counts them: the frames kept, and a whole factor that never
-    undercounts the speed curve's output (slowmo.speedcurve.capacity_terms)."""
+    undercounts the speed curve's output (slowmo.timeline.speedcurve.capacity_terms)."""
     from dataclasses import replace
 
-    from ..speedcurve import capacity_terms, parse_spec
+    from slowmo.timeline.speedcurve import capacity_terms, parse_spec
 
     spec = parse_spec(options.get("trim"), options.get("ranges"), options.get("ease"))
     frames, factor = capacity_terms(spec, job.factor, facts.frames, facts.fps)
@@ -62,7 +62,7 @@ def judge(facts: capacity.Source, options: dict[str, Any], name: str, *, stack: 
           limits=None) -> capacity.CapacityReport:
     """Refuse (InputError, one line starting with the file name) what is over the configured limits
     or what the capacity model says cannot finish; the model's report otherwise."""
-    from ..limits import Limits
+    from slowmo.foresight.limits import Limits
 
     work, job = curve_terms(facts, options, capacity.Job.from_options(options))
     (limits or Limits.from_env()).check_video(facts.width, facts.height, facts.duration_s,

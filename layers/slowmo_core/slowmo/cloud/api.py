@@ -8,12 +8,11 @@ import re
 import uuid
 from typing import Any
 
-from ..errors import InputError
-from .admission import admit
-from .config import Settings
-from .jobs import JobStore, job_view
-from .layout import parse_s3_uri
-from .submission import (
+from slowmo.cloud.admission import admit
+from slowmo.cloud.config import Settings
+from slowmo.cloud.jobs import JobStore, job_view
+from slowmo.cloud.layout import parse_s3_uri
+from slowmo.cloud.submission import (
     JobRequest,
     SourceObject,
     check_source_size,
@@ -21,6 +20,7 @@ from .submission import (
     is_video_key,
     request_from_api,
 )
+from slowmo.errors import InputError
 
 API_UPLOAD_PREFIX = "api-uploads/"  # not watched by the upload rule: the client submits explicitly
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -96,7 +96,7 @@ def is_dry_run(body: dict[str, Any]) -> bool:
 
 def estimate_request(settings: Settings, body: dict[str, Any], *, s3) -> dict[str, Any]:
     """POST /jobs with "dryRun": true: checked like a submission; answers the estimate, starts nothing."""
-    from .dryrun import dry_run
+    from slowmo.cloud.dryrun import dry_run
 
     _no_unknown_fields(body, JOB_FIELDS)
     if not isinstance(body.get("options") or {}, dict):

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from .client import TERMINAL, CloudError, SlowmoClient
+from slowmo.cloud.client import TERMINAL, CloudError, SlowmoClient
 
 OPTION_FLAGS = ("factor", "fps", "engine", "audio", "codec", "crf", "preset")
 

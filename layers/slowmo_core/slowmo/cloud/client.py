@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from ..errors import SlowmoError
+from slowmo.errors import SlowmoError
 
 TERMINAL = {"SUCCEEDED", "FAILED"}
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")

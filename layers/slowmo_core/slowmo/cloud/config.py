@@ -58,7 +58,7 @@ class Settings:
     default_factor: int = 8
     default_engine: str = "film"
     chunk_frames: int = 16
-    extract_range_frames: int = 5400  # slowmo.ranges.DEFAULT_RANGE_FRAMES (this module stays import-light)
+    extract_range_frames: int = 5400  # slowmo.timeline.ranges.DEFAULT_RANGE_FRAMES (this module stays import-light)
     token_ttl_seconds: int = 3 * 24 * 3600
     invocation_timeout_seconds: int = 900
     request_ttl_seconds: int = 6 * 3600

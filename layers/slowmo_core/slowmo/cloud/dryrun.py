@@ -1,7 +1,7 @@
 """`POST /jobs` with ``"dryRun": true``: the job's estimate, and nothing started, recorded or written.
 
 The request is validated exactly as a real submission is (fields, options, the source object), then
-the capacity model (slowmo.capacity, the one admission uses) is run on the facts the video's index
+the capacity model (slowmo.foresight.capacity, the one admission uses) is run on the facts the video's index
 gives (slowmo.cloud.admission.read_index: a few ranged GETs, no download). Trim and slow ranges are
 handed to the model as the frames they keep and the whole factor that never undercounts their output
 (admission.curve_terms, the rule admission itself uses). A video whose index cannot be read without a
@@ -13,15 +13,15 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from .. import capacity
-from .config import Settings
-from .submission import SourceObject, check_source_size, head_source, request_from_api
+from slowmo.cloud.config import Settings
+from slowmo.cloud.submission import SourceObject, check_source_size, head_source, request_from_api
+from slowmo.foresight import capacity
 
 
 def dry_run(settings: Settings, body: dict[str, Any], source: SourceObject, *, s3,
             stack: capacity.Stack | None = None) -> dict[str, Any]:
     """The estimate for a job request whose body and source have been checked like a submission's."""
-    from .admission import curve_terms, facts_from_index, read_index
+    from slowmo.cloud.admission import curve_terms, facts_from_index, read_index
 
     source, _metadata = head_source(s3, source)
     check_source_size(source)

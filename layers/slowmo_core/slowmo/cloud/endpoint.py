@@ -23,7 +23,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from ..errors import InputError
+from slowmo.errors import InputError
 
 VARIANT = "AllTraffic"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"

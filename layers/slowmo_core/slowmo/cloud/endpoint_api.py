@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import InputError
-from .config import Settings
-from .endpoint import EndpointSettings
+from slowmo.cloud.config import Settings
+from slowmo.cloud.endpoint import EndpointSettings
+from slowmo.errors import InputError
 
 
 def endpoint_settings(settings: Settings, body: dict[str, Any]) -> EndpointSettings:

@@ -28,8 +28,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
-from .layout import JobLayout, parse_s3_uri, s3_uri
+from slowmo.cloud.layout import JobLayout, parse_s3_uri, s3_uri
+from slowmo.errors import InputError
 
 REQUEST_CONTENT_TYPE = "application/json"
 MAX_CAUSE = 32000  # SendTaskFailure's cause limit is 32,768 characters
@@ -46,13 +46,13 @@ class EndpointNotReadyError(Exception):
 # -- the chunk request ---------------------------------------------------------------------------
 def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[str, Any],
                         fps: str | None = None, plan=None) -> dict[str, Any]:
-    """The JSON the model server reads (slowmo.modelserver, request version 1): the chunk's input
+    """The JSON the model server reads (slowmo.modelserver.handler, request version 1): the chunk's input
     frames, what to make of them and where to put the output chunk. The input object holds exactly
     the chunk's frames, so the range is the whole object; first_index places it in the video.
 
-    plan (a slowmo.plan.Plan) is needed for a "timed" chunk (variable rate, another output rate, a
+    plan (a slowmo.timeline.plan.Plan) is needed for a "timed" chunk (variable rate, another output rate, a
     speed curve): the request then carries the chunk's slice of it, the output frames to make."""
-    from ..modelserver import build_request  # standard library only at module level
+    from slowmo.modelserver.handler import build_request  # standard library only at module level
 
     index = int(chunk["index"])
     extra: dict[str, Any] = {"engine": options.get("engine", "film"), "first_index": int(chunk["start"]),
@@ -60,7 +60,7 @@ def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[
     if fps:
         extra["fps"] = str(fps)
     if chunk.get("timed"):
-        from ..plan import PlanChunk
+        from slowmo.timeline.plan import PlanChunk
 
         if plan is None:
             raise ValueError(f"chunk {index} is timed: its request needs the job's plan")
@@ -141,7 +141,7 @@ def submit_chunk(
     index = int(chunk["index"])
     plan = None
     if chunk.get("timed"):  # the chunk's output frames are in plan.json (the manifest items stay pointers)
-        from ..plan import Plan
+        from slowmo.timeline.plan import Plan
 
         stored = json.loads(s3.get_object(Bucket=layout.work_bucket, Key=layout.plan_key)["Body"].read())
         plan = Plan.from_dict(stored["timing"])
@@ -199,7 +199,7 @@ def finished_output(s3, layout: JobLayout, index: int, request: dict[str, Any]) 
 # -- SageMaker's notification --------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelError:
-    """The model server's own error body (slowmo.modelserver.error_result), carried in the error
+    """The model server's own error body (slowmo.modelserver.handler.error_result), carried in the error
     notification because the endpoint config asks for ERROR_NOTIFICATION_TOPIC."""
 
     kind: str

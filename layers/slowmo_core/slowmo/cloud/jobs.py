@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .submission import JobRequest
+from slowmo.cloud.submission import JobRequest
 
 QUEUED, RUNNING, PROCESSING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "PROCESSING", "SUCCEEDED", "FAILED"
 TERMINAL = {SUCCEEDED, FAILED}

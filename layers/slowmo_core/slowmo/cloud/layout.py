@@ -9,7 +9,7 @@ Work bucket (expires after the retention days):
     jobs/<job>/extract/groups.json          JSON array of chunk groups (the cut Map's ItemReader)
     jobs/<job>/plan.json                    video info, options, chunk plan summary
     jobs/<job>/manifest.json                JSON array of chunk items (the Distributed Map's ItemReader)
-    jobs/<job>/chunks/<nnnnn>/input.chunk   the chunk's source frames (slowmo.chunkio)
+    jobs/<job>/chunks/<nnnnn>/input.chunk   the chunk's source frames (slowmo.media.chunkio)
     jobs/<job>/chunks/<nnnnn>/request.json  the async inference request (InputLocation)
     jobs/<job>/chunks/<nnnnn>/output.chunk  synthesised frames written by the model server
     jobs/<job>/chunks/<nnnnn>/video.mp4     the chunk's encoded segment
@@ -31,7 +31,7 @@ import posixpath
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from ..errors import InputError
+from slowmo.errors import InputError
 
 CHUNK_SUFFIX = ".chunk"
 

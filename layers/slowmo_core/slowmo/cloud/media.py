@@ -3,10 +3,10 @@
 Only the container images (functions/extract, encode_chunk, assemble) import this module: it pulls in
 numpy, OpenCV and ffmpeg through the core (probe, decode, chunkio, encode, compare, audio).
 
-Budget: each call handles one time range of the source (Extract's scans and cuts, slowmo.ranges), one
+Budget: each call handles one time range of the source (Extract's scans and cuts, slowmo.timeline.ranges), one
 chunk (encode), or a stream copy of finished segments (assemble), so for fixed range and chunk sizes the
 per-invocation time does not grow with the video's length except for reading the container's index and
-the final concatenation (slowmo.capacity models every step; docs/capacity.md).
+the final concatenation (slowmo.foresight.capacity models every step; docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from contextlib import ExitStack, closing
 from fractions import Fraction
 from typing import Any
 
-from ..errors import InputError
-from .layout import JobLayout, s3_uri
+from slowmo.cloud.layout import JobLayout, s3_uri
+from slowmo.errors import InputError
 
 COMPARE_LABEL_LEFT = "original (frames repeated)"
 
@@ -45,7 +45,7 @@ def load_plan(s3, layout: JobLayout) -> dict[str, Any]:
 
 
 # -- extract ------------------------------------------------------------------------------------------
-# Extract runs in four steps so that no Lambda makes a whole pass over a long video (slowmo.ranges):
+# Extract runs in four steps so that no Lambda makes a whole pass over a long video (slowmo.timeline.ranges):
 #   read_index    the container's packet index, read over ranged GETs; writes the ranges (scan Map items)
 #   scan_range    one range: decode, time every frame, classify every pair (a Distributed Map of these)
 #   plan_chunks   join the scans into the single pass's frames and cuts; the plan, its chunks, their groups
@@ -78,13 +78,13 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
     """Extract, step 1: describe the container from its packets (a stream copy read through ranged GETs,
     nothing on /tmp), cut its frames into time ranges, and write both for the scans.
 
-    A container that cannot be cut by time (slowmo.ranges.time_indexed) is scanned in one pass; one longer
+    A container that cannot be cut by time (slowmo.timeline.ranges.time_indexed) is scanned in one pass; one longer
     than a call can decode (``single_pass_frames``, default RESCAN_FRAMES for its frame size) is refused now,
     with what to do, rather than left to time out in its scan."""
-    from ..options import JobOptions
-    from ..probe import read_container
-    from ..ranges import RESCAN_FRAMES, frames_per_range, split_ranges, time_indexed
-    from .s3http import ObjectServer
+    from slowmo.cloud.s3http import ObjectServer
+    from slowmo.media.probe import read_container
+    from slowmo.options import JobOptions
+    from slowmo.timeline.ranges import RESCAN_FRAMES, frames_per_range, split_ranges, time_indexed
 
     JobOptions.from_dict(dict(options))  # refused options fail here, before any decoding
     name = _source_name(source)
@@ -112,17 +112,17 @@ def read_index(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
 
 
 def _load_container(s3, layout: JobLayout):
-    from ..probe import Container
+    from slowmo.media.probe import Container
 
     data = _get_json(s3, layout.work_bucket, layout.container_key)
     size = int(data.pop("sizeBytes"))
     if not data.pop("timeIndexed", True):
-        data["keyframes"] = []  # never seek in a container without a time on every packet (slowmo.ranges)
+        data["keyframes"] = []  # never seek in a container without a time on every packet (slowmo.timeline.ranges)
     return Container.from_dict(data), size
 
 
 def _working_depth(container, options: dict[str, Any]) -> int:
-    from ..options import working_depth
+    from slowmo.options import working_depth
 
     return working_depth(container.bit_depth, options.get("engine", "film"))
 
@@ -147,7 +147,7 @@ def _from_seek_or_start(work, seek: int | None, *, frames_from_start: int, conta
 
 
 def _refuse_a_long_rescan(container, frames_from_start: int, why: str) -> None:
-    from ..ranges import RESCAN_FRAMES, frames_per_range
+    from slowmo.timeline.ranges import RESCAN_FRAMES, frames_per_range
 
     name = container.name
     if frames_from_start > frames_per_range(RESCAN_FRAMES, container.width, container.height):
@@ -163,11 +163,11 @@ def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int 
     {index: Scan}."""
     import zlib
 
-    from ..decode import read_timed_frames
-    from ..ranges import Scan, clean_point
-    from ..scenes import PairKind, classify_pair, signature
-    from ..synthesis import eight_bit
-    from .s3http import ObjectServer
+    from slowmo.cloud.s3http import ObjectServer
+    from slowmo.media.decode import read_timed_frames
+    from slowmo.synthesis.frames import eight_bit
+    from slowmo.timeline.ranges import Scan, clean_point
+    from slowmo.timeline.scenes import PairKind, classify_pair, signature
 
     scans = {r.index: Scan(r.index, None) for r in ranges}
     first, last = ranges[0], ranges[-1]
@@ -212,8 +212,8 @@ def _scan_ranges(s3, source: dict[str, Any], container, ranges: list, seek: int 
 
 def scan_range(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[str, Any],
                item: dict[str, Any]) -> dict[str, Any]:
-    """Extract, step 2 (one Map item): decode one time range and write its scan (slowmo.ranges.Scan)."""
-    from ..ranges import TimeRange
+    """Extract, step 2 (one Map item): decode one time range and write its scan (slowmo.timeline.ranges.Scan)."""
+    from slowmo.timeline.ranges import TimeRange
 
     rng = TimeRange.from_dict(item)
     container, _ = _load_container(s3, layout)
@@ -227,7 +227,7 @@ def scan_range(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[s
 def _join_or_rescan(s3, layout: JobLayout, source: dict[str, Any], container, ranges: list, depth: int):
     """join_scans; the ranges whose seek disagrees with the range before them are scanned again from the
     start of the file, in one decode, and the scans joined again, until they agree (from the start they do)."""
-    from ..ranges import Scan, SeekMismatch, join_scans
+    from slowmo.timeline.ranges import Scan, SeekMismatch, join_scans
 
     scans = {r.index: Scan.from_dict(_get_json(s3, layout.work_bucket, layout.scan_key(r.index))) for r in ranges}
     for _ in range(len(ranges)):
@@ -249,14 +249,14 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
                 group_frames: int) -> dict[str, Any]:
     """Extract, step 3: join the scans into the single pass's frames and cuts, judge the job on the exact
     probe, plan it, and write plan.json, the chunk manifest and the cut Map's groups."""
-    from ..capacity import Source
-    from ..limits import Limits
-    from ..options import JobOptions
-    from ..pipeline import check_input
-    from ..plan import plan_job
-    from ..probe import _Packets, complete
-    from ..ranges import RangeError, TimeRange, cut_groups, frames_per_range
-    from .admission import judge
+    from slowmo.cloud.admission import judge
+    from slowmo.foresight.capacity import Source
+    from slowmo.foresight.limits import Limits
+    from slowmo.local.pipeline import check_input
+    from slowmo.media.probe import _Packets, complete
+    from slowmo.options import JobOptions
+    from slowmo.timeline.plan import plan_job
+    from slowmo.timeline.ranges import RangeError, TimeRange, cut_groups, frames_per_range
 
     opts = JobOptions.from_dict(dict(options))
     container, size = _load_container(s3, layout)
@@ -323,10 +323,10 @@ def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, 
     start of the file)."""
     import zlib
 
-    from .. import chunkio
-    from ..decode import read_timed_frames
-    from ..ranges import Scan, clean_point
-    from .s3http import ObjectServer
+    from slowmo.cloud.s3http import ObjectServer
+    from slowmo.media import chunkio
+    from slowmo.media.decode import read_timed_frames
+    from slowmo.timeline.ranges import Scan, clean_point
 
     container, _ = _load_container(s3, layout)
     crc_at: dict[int, int] = {}
@@ -431,7 +431,7 @@ def _has_object(s3, bucket: str, key: str, metadata: dict[str, str]) -> bool:
 def is_uniform(plan) -> bool:
     """True when every chunk's output frames are today's pattern (source frames, t = j/K between), so
     the factor alone tells the model server what to make."""
-    from ..plan import LinearTimeMap
+    from slowmo.timeline.plan import LinearTimeMap
 
     return (plan.constant_rate and isinstance(plan.time_map, LinearTimeMap) and plan.output_fps == plan.source_fps
             and plan.window_start == 0 and plan.window_end is None)
@@ -439,14 +439,14 @@ def is_uniform(plan) -> bool:
 
 def chunk_plan(plan: dict[str, Any]):
     """The Plan stored in plan.json, or None for a plan written before timing was planned."""
-    from ..plan import Plan
+    from slowmo.timeline.plan import Plan
 
     return Plan.from_dict(plan["timing"]) if plan.get("timing") else None
 
 
 # -- encode one chunk -----------------------------------------------------------------------------
 def _color(plan: dict[str, Any]):
-    from ..probe import ColorTags
+    from slowmo.media.probe import ColorTags
 
     c = (plan.get("video") or {}).get("color") or {}
     return ColorTags(c.get("range"), c.get("space"), c.get("primaries"), c.get("transfer"))
@@ -459,9 +459,9 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
     The first output frame of every chunk after the first is the previous chunk's last one, so it is
     dropped here; concatenating the segments in order then gives the single-pass frame sequence.
     """
-    from .. import chunkio
-    from ..compare import SideBySide
-    from ..encode import VideoWriter
+    from slowmo.media import chunkio
+    from slowmo.media.compare import SideBySide
+    from slowmo.media.encode import VideoWriter
 
     plan = plan or load_plan(s3, layout)
     options = plan["options"]
@@ -469,7 +469,7 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
     index = int(chunk["index"])
     width, height = int(plan["video"]["width"]), int(plan["video"]["height"])
     out_fps = Fraction(plan["outputFps"])
-    from ..options import working_depth
+    from slowmo.options import working_depth
 
     depth = working_depth(int(plan["video"].get("bit_depth") or 8), options.get("engine", "film"))
     enc = {"codec": options.get("codec", "auto"), "crf": int(options.get("crf", 18)),
@@ -496,7 +496,7 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
             sources = list(chunkio.read_chunk(in_chunk))
             timing = chunk_plan(plan)
             if timing is not None and "lastOutput" in chunk:
-                from ..plan import PlanChunk
+                from slowmo.timeline.plan import PlanChunk
 
                 left = [f.index for f in timing.chunk_frames(PlanChunk.from_dict(chunk))]
             else:
@@ -554,8 +554,8 @@ STREAMED_MP4 = ["-movflags", "+frag_keyframe+empty_moov+delay_moov+default_base_
 def join_args(listing: str, audio: dict[str, Any] | None) -> list[str]:
     """ffmpeg arguments that join the segments in ``listing`` (a concat list of URLs) by stream copy and,
     with ``audio`` (url, mode, slowdown, duration), mux the source's audio filtered for the mode."""
-    from ..audio import AUDIO_BITRATE, audio_args
-    from .s3http import PROTOCOLS
+    from slowmo.cloud.s3http import PROTOCOLS
+    from slowmo.media.audio import AUDIO_BITRATE, audio_args
 
     args = ["-loglevel", "error", "-f", "concat", "-safe", "0", "-protocol_whitelist", PROTOCOLS, "-i", listing]
     if audio is None:
@@ -570,8 +570,8 @@ def _stream_to_s3(s3, bucket: str, key: str, args: list[str]) -> None:
     """Run ffmpeg with ``args`` (writing to pipe:1) and upload what it writes as one object, in parts."""
     import subprocess
 
-    from ..errors import FFmpegError
-    from ..ffmpeg import last_error_line, popen_ffmpeg
+    from slowmo.errors import FFmpegError
+    from slowmo.media.ffmpeg import last_error_line, popen_ffmpeg
 
     with tempfile.TemporaryFile() as errors:
         proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=errors)
@@ -613,7 +613,7 @@ def output_kinds(options: dict[str, Any]) -> list[str]:
 
 def _timing_of(plan: dict[str, Any]) -> tuple[int, float, Any]:
     """(output frames, output seconds, slowdown) of a plan.json."""
-    from ..timing import make_timeline
+    from slowmo.timeline.timing import make_timeline
 
     timing = chunk_plan(plan)
     if timing is not None:
@@ -633,8 +633,8 @@ def assemble_output(*, s3, layout: JobLayout, kind: str, workdir: str | None = N
     length. The video and the comparison are joined by calls of their own, side by side; publish_outputs
     copies them into place once both are whole. A failed join leaves no temporary object behind.
     """
-    from ..audio import plan_audio
-    from .s3http import ObjectServer
+    from slowmo.cloud.s3http import ObjectServer
+    from slowmo.media.audio import plan_audio
 
     plan = load_plan(s3, layout)
     if kind not in output_kinds(plan["options"]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .jobs import FAILED, SUCCEEDED
+from slowmo.cloud.jobs import FAILED, SUCCEEDED
 
 SUBJECT_LIMIT = 100  # SNS subject: at most 100 printable ASCII characters
 

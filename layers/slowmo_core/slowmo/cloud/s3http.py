@@ -92,7 +92,7 @@ class ObjectServer:
     def check(self) -> None:
         """Raise InputError naming the first object that could not be read: ffmpeg's concat demuxer skips
         an input it cannot open and carries on, which would drop that segment's frames."""
-        from ..errors import InputError
+        from slowmo.errors import InputError
 
         if self.failures:
             raise InputError(f"could not read {self.failures[0]}" + (f" (and {len(self.failures) - 1} more)"

@@ -24,8 +24,8 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ..errors import InputError
-from .config import VIDEO_SUFFIXES, Settings
+from slowmo.cloud.config import VIDEO_SUFFIXES, Settings
+from slowmo.errors import InputError
 
 OPTION_NAMES = ("factor", "fps", "engine", "model", "audio", "compare", "codec", "crf", "preset", "trim", "ranges", "ease")
 METADATA_PREFIX = "slowmo-"
@@ -155,7 +155,7 @@ def validate_options(raw: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(OPTION_NAMES))
     if unknown:
         raise InputError(f"unknown option {unknown[0]!r}; known: {', '.join(OPTION_NAMES)}")
-    from ..options import JobOptions  # the shared validator; light module
+    from slowmo.options import JobOptions  # the shared validator; light module
 
     opts = JobOptions.from_dict({k: _coerce(k, v) for k, v in raw.items()})
     as_dict = opts.to_dict() if hasattr(opts, "to_dict") else dataclasses.asdict(opts)
@@ -230,8 +230,8 @@ def head_source(s3, source: SourceObject) -> tuple[SourceObject, dict[str, str]]
 
 def check_source_size(source: SourceObject, limits=None) -> None:
     """Refuse, before any download, an empty object or one over the configured file size limit
-    (slowmo.limits: the same SLOWMO_MAX_FILE_BYTES the CLI reads)."""
-    from ..limits import Limits
+    (slowmo.foresight.limits: the same SLOWMO_MAX_FILE_BYTES the CLI reads)."""
+    from slowmo.foresight.limits import Limits
 
     name = posixpath.basename(source.key) or source.key
     if source.size == 0:

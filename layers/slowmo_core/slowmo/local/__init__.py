@@ -1,0 +1,1 @@
+"""Local execution: one machine runs the plan, serially, in parallel or resumed."""

@@ -1,0 +1,1 @@
+"""Synthesis: the engines and the rules that fill the slots between real frames."""
