@@ -66,13 +66,25 @@ def test_every_function_folder_is_in_the_template():
     for logical, folder in FUNCTIONS.items():
         assert f"  {logical}:\n" in text
         assert (ROOT / "functions" / folder / "app.py").exists()
-        assert f"functions/{folder}/" in text
+        # a zip function names its folder as CodeUri; a media function its handler in the shared image
+        assert f"functions/{folder}/" in text or f'Command: ["{folder}.app.lambda_handler"]' in text
 
 
-def test_container_images_build_from_the_lambda_python_base():
-    for folder in ("extract", "encode_chunk", "assemble"):
-        dockerfile = (ROOT / "functions" / folder / "Dockerfile").read_text()
-        assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
-        assert "layers/slowmo_core/slowmo" in dockerfile
-        reqs = (ROOT / "functions" / folder / "requirements.txt").read_text()
-        assert "opencv-python-headless" in reqs and "imageio-ffmpeg" in reqs
+def test_media_functions_share_one_image_built_from_the_lambda_python_base():
+    dockerfile = (ROOT / "images/media/Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
+    assert "layers/slowmo_core/slowmo" in dockerfile
+    reqs = (ROOT / "images/media/requirements.txt").read_text()
+    assert "opencv-python-headless" in reqs and "imageio-ffmpeg" in reqs
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(TEMPLATE_PATH))
+    assert not matches, matches
+    for logical, folder in (("ExtractFunction", "extract"), ("EncodeChunkFunction", "encode_chunk"),
+                            ("AssembleFunction", "assemble")):
+        function = template["Resources"][logical]
+        assert function["Metadata"]["Dockerfile"] == "images/media/Dockerfile"
+        # the handler each function runs is its own folder's app.py, copied into the image under that name
+        command = function["Properties"]["ImageConfig"]["Command"]
+        assert command == [f"{folder}.app.lambda_handler"]
+        assert f"COPY functions/{folder}/app.py ${{LAMBDA_TASK_ROOT}}/{folder}/app.py" in dockerfile

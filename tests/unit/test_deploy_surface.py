@@ -59,7 +59,7 @@ def test_docker_context_holds_what_the_dockerfiles_copy_and_nothing_heavy():
     rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     copied = []
-    for dockerfile in sorted(ROOT.glob("functions/*/Dockerfile")):
+    for dockerfile in sorted(ROOT.glob("images/*/Dockerfile")):
         for line in dockerfile.read_text().splitlines():
             if line.startswith("COPY "):
                 copied.append(line.split()[1])
