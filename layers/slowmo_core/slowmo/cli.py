@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import errno
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from slowmo import __version__
-from slowmo.errors import SlowmoError
+from slowmo.errors import InputError, SlowmoError
+from slowmo.local.destination import OutputClash, OutputExists
 from slowmo.local.progress import progress_factory
 from slowmo.options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, FALLBACK_MODES, PRESETS, JobOptions
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
 
 RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o slow.mp4 --factor 8                 8x slower, plays at the source rate
@@ -76,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=PRESETS, default="medium", help="encoder speed/size trade-off")
     run.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                      help="worker processes (default: the usable cores, as many as the free memory holds)")
+    run.add_argument("-y", "--overwrite", action="store_true",
+                     help="replace outputs that exist (without it an existing output is refused, as ffmpeg does)")
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted run of the same input, output and options from its saved chunks")
+    run.add_argument("--fresh", action="store_true",
+                     help="discard the saved chunks of an interrupted run and start again (without it they are kept)")
     run.add_argument("--chunk-frames", type=_positive_int, metavar="N",
                      help="source frames per chunk (default: about 1/32 of the video, 9 to 121)")
     run.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
@@ -96,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--preset", choices=PRESETS, default="veryfast")
     preview.add_argument("--pairs", type=int, default=12, help="source frame pairs rendered (default: 12)")
     preview.add_argument("--json", action="store_true", help="print the report as JSON")
+    preview.add_argument("-y", "--overwrite", action="store_true", help="replace the preview if it exists")
     add_curve_options(run)
 
     estimate = commands.add_parser(
@@ -103,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  slowmo estimate clip.mp4 --factor 8\n  slowmo estimate clip.mp4 --factor 8 --range 2:3.5 "
                "--ease 0.25 --cloud --json\n", formatter_class=argparse.RawDescriptionHelpFormatter)
     estimate.add_argument("input", help="source video")
-    estimate.add_argument("-o", "--output", help="ignored (accepted so a run's command line can be reused)")
+    estimate.add_argument("-o", "--output", help="as for run: a folder (PNG frames) is sized as PNG, a file as video")
     estimate.add_argument("-k", "--factor", required=True, help="frames per source frame interval, 2 to 64")
     estimate.add_argument("--engine", choices=ENGINES, default="flow")
     estimate.add_argument("--model", help="FILM SavedModel directory (engine film)")
@@ -113,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--codec", choices=CODECS, default="h264")
     estimate.add_argument("--crf", type=int, default=18)
     estimate.add_argument("--preset", choices=PRESETS, default="medium")
-    estimate.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
+    estimate.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                          help="worker processes the run would use (default: as run chooses)")
+    estimate.add_argument("--chunk-frames", type=_positive_int, metavar="N", help=argparse.SUPPRESS)
+    for flags in (("-q", "--quiet", "--no-progress"), ("-y", "--overwrite"), ("--resume",), ("--fresh",)):
+        estimate.add_argument(*flags, action="store_true", help=argparse.SUPPRESS)  # a run's command line is reused
     add_curve_options(estimate)
     estimate.add_argument("--cloud", action="store_true", help="also the cloud's GPU-seconds, wall clock and cost")
     estimate.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -133,10 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seconds", type=float, default=3.0)
     sample.add_argument("--size", default="640x360", help="WIDTHxHEIGHT (default: 640x360)")
     sample.add_argument("--fps", type=int, default=24)
+    sample.add_argument("-y", "--overwrite", action="store_true", help="replace the file if it exists")
 
     try:
         from slowmo.cloud.cli import add_cloud_commands
-    except ImportError:  # the cloud client needs boto3: `pip install 'slowmo[cloud]'`
+    except ImportError:  # the cloud client needs boto3: `pip install 'slowmo-film[cloud]'`
         add_cloud_commands = None
     if add_cloud_commands is not None:
         add_cloud_commands(commands)
@@ -170,21 +186,48 @@ def _sigterm_as_ctrl_c():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _readable_input(path: str) -> Path:
+    """The input, after opening it: a missing, unreadable or non-file input is one line before any work."""
+    input_path = Path(path)
+    try:
+        with open(input_path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a video file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return input_path
+
+
+def _check_output_names(args) -> None:
+    """What the output's name alone says: a usage error (exit 2) before the input is even read."""
+    from slowmo.local.pipeline import is_sequence_output
+
+    if not is_sequence_output(args.output) and Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ArgumentError(f"-o {args.output}: must end in .mp4, .mov, .m4v or .mkv, or be a folder (end it with /) "
+                            "for PNG frames")
+    if args.compare is not None and Path(args.compare).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ArgumentError(f"--compare {args.compare}: must end in .mp4, .mov, .m4v or .mkv")
+
+
 def cmd_run(args) -> int:
     from slowmo.local.pipeline import run_job
 
-    input_path = Path(args.input)
     options = _job_options(args)
-    if args.compare and Path(args.compare).resolve() == Path(args.output).resolve():
-        raise ArgumentError("--compare must name a different file from --output")
-    if Path(args.output).resolve() == input_path.resolve():
-        raise ArgumentError("output would overwrite the input; choose another path")
+    _check_output_names(args)
     if args.chunk_frames is not None and args.chunk_frames < 2:
         raise ArgumentError("--chunk-frames must be at least 2")
+    if args.resume and args.fresh:
+        raise ArgumentError("--resume and --fresh contradict each other; give one")
+    input_path = _readable_input(args.input)
     with _sigterm_as_ctrl_c():
         report = run_job(input_path, args.output, options, compare_path=args.compare,
                          progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
-                         chunk_frames=args.chunk_frames)
+                         chunk_frames=args.chunk_frames, overwrite=args.overwrite, discard_saved=args.fresh,
+                         announce=lambda lines: _announce(lines, everything=not args.quiet and (
+                             args.verbose or sys.stderr.isatty())))
     # Each warning once: here at the end (a failed run prints only its one error line), or as it happens
     # through the log with --verbose.
     if not args.verbose:
@@ -194,26 +237,54 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _announce(lines: list[str], *, everything: bool) -> None:
+    """The run's plan and what becomes of saved work, before any work starts (stderr: stdout is the report).
+    Warnings and a resume's reuse always; the plan itself where a person watches (a terminal, or -v): in a
+    log it would be one more line before an error's one line."""
+    for line in lines:
+        if everything or line.startswith(("warning:", "resuming:")):
+            print(f"slowmo: {line}", file=sys.stderr, flush=True)
+
+
 def cmd_preview(args) -> int:
     from slowmo.foresight.preview import make_preview
 
-    options = JobOptions(factor=args.factor, engine=args.engine, model=args.model, crf=args.crf, preset=args.preset,
-                         fallback=args.fallback)
-    report = make_preview(args.input, args.output, options, pairs=args.pairs)
+    options = _options(factor=args.factor, engine=args.engine, model=args.model, crf=args.crf, preset=args.preset,
+                       fallback=args.fallback)
+    if args.pairs < 1:
+        raise ArgumentError(f"--pairs must be at least 1, got {args.pairs}")
+    if Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ArgumentError(f"-o {args.output}: preview must be a video file (.mp4, .mov, .m4v or .mkv)")
+    report = make_preview(_readable_input(args.input), args.output, options, pairs=args.pairs,
+                          overwrite=args.overwrite)
     print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines()))
     return 0
 
 
+def _options(**values) -> JobOptions:
+    """JobOptions from the command line: a value it refuses (-k 0, --crf 60, --range 2:1) is a usage error."""
+    try:
+        return JobOptions(**values)
+    except InputError as exc:
+        raise ArgumentError(str(exc)) from None
+
+
 def _job_options(args) -> JobOptions:
-    return JobOptions(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
+    return _options(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
                       compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset,
                       fallback=getattr(args, "fallback", "auto"), trim=args.trim, ranges=tuple(args.ranges), ease=args.ease)
 
 
 def cmd_estimate(args) -> int:
     from slowmo.foresight.estimate import estimate_job
+    from slowmo.local.pipeline import is_sequence_output
 
-    report = estimate_job(args.input, _job_options(args), cloud=args.cloud)
+    options = _job_options(args)
+    if args.output is not None:
+        _check_output_names(args)
+    sequence = args.output is not None and is_sequence_output(args.output)
+    report = estimate_job(_readable_input(args.input), options, cloud=args.cloud, jobs=args.jobs, sequence=sequence,
+                          chunk_frames=args.chunk_frames)
     print(json.dumps(report.to_dict()) if args.json else report.human())
     return 0
 
@@ -221,15 +292,17 @@ def cmd_estimate(args) -> int:
 def cmd_probe(args) -> int:
     from slowmo.media.probe import probe
 
-    print(json.dumps(probe(args.input).to_dict(), indent=2))
+    print(json.dumps(probe(_readable_input(args.input)).to_dict(), indent=2))
     return 0
 
 
 def cmd_eval(args) -> int:
     from slowmo.foresight.evaluate import evaluate
 
-    options = JobOptions(factor=args.factor, engine=args.engine, model=args.model)
-    print(json.dumps(evaluate(args.input, options.factor, options.engine, model=args.model, max_frames=args.max_frames)))
+    options = _options(factor=args.factor, engine=args.engine, model=args.model)
+    if args.max_frames < 3:
+        raise ArgumentError(f"--max-frames must be at least 3, got {args.max_frames}")
+    print(json.dumps(evaluate(str(_readable_input(args.input)), options.factor, options.engine, model=args.model, max_frames=args.max_frames)))
     return 0
 
 
@@ -242,7 +315,11 @@ def cmd_sample(args) -> int:
         raise ArgumentError(f"--size must look like 640x360, got {args.size!r}") from None
     if not (16 <= width <= 7680 and 16 <= height <= 4320 and 0 < args.seconds <= 600 and 1 <= args.fps <= 240):
         raise ArgumentError("sample size, duration or fps out of range")
+    if Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ArgumentError(f"{args.output}: the sample must end in .mp4, .mov, .m4v or .mkv")
     frames = max(2, round(args.seconds * args.fps))
+    if not args.overwrite and os.path.lexists(args.output):
+        raise OutputExists(f"{args.output} already exists; add -y (--overwrite) to replace it")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     make_clip(args.output, width=width, height=height, fps=args.fps, frames=frames, cut_at=frames * 2 // 3)
     print(json.dumps({"output": args.output, "frames": frames, "fps": args.fps, "size": f"{width}x{height}"}))
@@ -265,16 +342,74 @@ def _setup_logging() -> None:
     root.setLevel(logging.ERROR)
 
 
-def main(argv: list[str] | None = None) -> int:
-    _setup_logging()
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
+    """The (sub)command parser argv reaches, and the arguments after its name."""
+    rest = list(argv)
+    while True:
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subparsers:
+            return parser, rest
+        position = next((i for i, token in enumerate(rest) if token in subparsers[0].choices), None)
+        if position is None:
+            return parser, rest
+        parser, rest = subparsers[0].choices[rest[position]], rest[position + 1:]
+
+
+def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The first option the command does not know, with a suggestion: argparse reports a missing required
+    option first (`--factr 4` said "required: -k/--factor"), which hides the real mistake."""
+    command, rest = _command_parser(parser, argv)
+    known = list(command._option_string_actions)
+    for token in rest:
+        if token == "--":
+            break
+        if not token.startswith("-") or token == "-" or _is_number(token):
+            continue
+        name = token.split("=", 1)[0]
+        if name in known:
+            continue
+        if name.startswith("--") and command.allow_abbrev and sum(k.startswith(name) for k in known) == 1:
+            continue  # an unambiguous abbreviation, as argparse takes it
+        if not name.startswith("--") and len(name) > 2 and name[:2] in known:
+            continue  # -k8: a short option with its value attached
+        close = difflib.get_close_matches(name, [k for k in known if k.startswith("--")], n=1)
+        return f"unknown option {name}" + (f" (did you mean {close[0]}?)" if close else "")
+    return None
+
+
+def _is_number(token: str) -> bool:
     try:
-        args = build_parser().parse_args(argv)
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _file_system_error(exc: OSError) -> str:
+    """One line for a file-system fault that got past the specific checks."""
+    from slowmo.local.destination import describe
+
+    where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
+    return f"{where}{describe(exc) if exc.errno in (errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS) else (exc.strerror or exc)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done; 1 the run failed (input, disk, engine, an output in the way); 2 the command line is
+    wrong (an unknown option, a missing or impossible value, an output that is the input); 130 interrupted."""
+    _setup_logging()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser()
+        unknown = _unknown_option(parser, argv)
+        if unknown is not None:
+            raise ArgumentError(unknown)
+        args = parser.parse_args(argv)
         if args.verbose:
             logging.getLogger().setLevel(logging.INFO)
         handler = {"run": cmd_run, "estimate": cmd_estimate, "probe": cmd_probe, "eval": cmd_eval, "sample": cmd_sample,
                    "preview": cmd_preview}.get(args.command) or args.handler
         return handler(args)
-    except ArgumentError as exc:
+    except (ArgumentError, OutputClash) as exc:
         print(f"slowmo: error: {exc}", file=sys.stderr)
         return 2
     except SlowmoError as exc:
@@ -285,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MemoryError:
         print("slowmo: error: out of memory; try a smaller input or --engine blend", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file-system fault no check foresaw: still one line, never a traceback
+        print(f"slowmo: error: {_file_system_error(exc)}", file=sys.stderr)
         return 1
 
 

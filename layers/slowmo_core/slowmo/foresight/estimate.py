@@ -378,3 +378,28 @@ def estimate_job(input_path: str | os.PathLike, options: JobOptions, *, limits: 
         calibration=cal,
         cloud=cloud_report,
     )
+
+
+# Wall seconds per output megapixel-frame of a whole run on one core (decode, synthesis, encode), rough
+# figures from runs on this project's 2-core test machine; `quick_seconds` is the plan's first word, before
+# any frame is read, and `estimate` measures instead.
+ROUGH_S_PER_MPX = {"blend": 0.03, "flow": 0.15, "film": 3.0}
+PNG_COST = 1.5  # a PNG frame costs about this much more than an H.264 one to write
+
+
+def quick_seconds(info: VideoInfo, options: JobOptions, plan: Plan, *, jobs: int, sequence: bool) -> float:
+    """A rough time for the run, from its counts alone (no calibration): for the plan `run` prints."""
+    mpx = info.width * info.height / 1e6
+    per = ROUGH_S_PER_MPX.get(options.engine, ROUGH_S_PER_MPX["film"]) * (PNG_COST if sequence else 1.0)
+    per *= 2.0 if options.compare else 1.0
+    cores = _cores()
+    # one process already spreads its threads over about 1.5 cores; N workers use up to N of them
+    speedup = min(cores, 1.5) if jobs <= 1 else min(cores, jobs) * 0.9
+    return 1.0 + plan.output_count * mpx * per / max(1.0, speedup)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

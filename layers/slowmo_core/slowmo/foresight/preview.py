@@ -151,14 +151,18 @@ def summarise(scores: Sequence[PairScore]) -> tuple[dict, dict, list[dict]]:
 
 
 def make_preview(input_path: str | os.PathLike, output: str | os.PathLike, options: JobOptions, *,
-                 pairs: int = DEFAULT_PAIRS) -> PreviewReport:
+                 pairs: int = DEFAULT_PAIRS, overwrite: bool = True) -> PreviewReport:
+    """Render the hardest stretch of input_path side by side at output. overwrite: replace an existing output
+    (False: refuse it). The output is never the input, by name, hard link or symlink."""
     if pairs < 1:
         raise InputError(f"--pairs must be at least 1, got {pairs}")
     final = Path(output)
     if final.suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
         raise InputError(f"{final.name}: preview must be a video file (.mp4, .mov, .m4v or .mkv)")
-    if final.resolve() == Path(input_path).resolve():
+    if _same_file(final, input_path):
         raise InputError("preview would overwrite the input; choose another path")
+    if not overwrite and os.path.lexists(final):
+        raise InputError(f"{output} already exists; add -y (--overwrite) to replace it")
     info = probe(input_path)
     vfr_fps = info.fps if info.is_vfr else None
     fps = float(info.fps)
@@ -201,6 +205,13 @@ def make_preview(input_path: str | os.PathLike, output: str | os.PathLike, optio
         risk=risk, fallback_pairs=counts, hardest=hardest, scan_s=round(scan_s, 3),
         render_s=round(time.monotonic() - started, 3),
     )
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
 
 
 def _frames_between(frames: Iterable[np.ndarray], first: int, last: int) -> Iterable[np.ndarray]:

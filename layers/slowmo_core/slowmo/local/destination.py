@@ -119,3 +119,58 @@ def _is_within(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+class OutputClash(SlowmoError):
+    """An output would be the input, or another output of the same run (a mistake on the command line)."""
+
+
+class OutputExists(SlowmoError):
+    """An output already exists and overwriting it was not asked for (-y/--overwrite)."""
+
+
+FRAME_PATTERN = "frame_*.png"
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether a and b name the same file: the same inode when both exist (hard links, symlinks, bind
+    mounts), else the same absolute path once symlinks are resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _holds_frames(folder: Path) -> bool:
+    try:
+        return any(entry.suffix.lower() == ".png" for entry in folder.iterdir())
+    except OSError:
+        return False
+
+
+def check_outputs(input_path: str | os.PathLike, outputs: list[tuple[str, str | os.PathLike, bool]], *,
+                  overwrite: bool) -> None:
+    """Refuse outputs that are the input or one another (OutputClash), and, without overwrite, outputs that
+    already exist (OutputExists). outputs: (what, path, is_frames_folder) for -o, --compare, ...
+
+    A frames folder clashes with a file inside it or with the folder holding the input only by its frames'
+    names (frame_NNNNNN.png), so there it is the input or another output being one of those that counts.
+    """
+    for what, path, folder in outputs:
+        if not folder and same_file(path, input_path):
+            raise OutputClash(f"{what} {path} would overwrite the input {input_path} (the same file); choose another path")
+        if folder and Path(input_path).resolve().parent == Path(path).resolve() \
+                and Path(input_path).match(FRAME_PATTERN):
+            raise OutputClash(f"{what} {path} would overwrite the input {input_path}; choose another folder")
+    for n, (what, path, folder) in enumerate(outputs):
+        for other_what, other, other_folder in outputs[n + 1:]:
+            if folder == other_folder and same_file(path, other):
+                raise OutputClash(f"{what} and {other_what} are the same file ({path}); choose two paths")
+    if overwrite:
+        return
+    for _what, path, folder in outputs:
+        if folder and _holds_frames(Path(path)):
+            raise OutputExists(f"{path} already holds PNG frames; choose an empty folder, or add -y (--overwrite) "
+                               "to replace them")
+        if not folder and os.path.lexists(path) and not os.path.isdir(path):
+            raise OutputExists(f"{path} already exists; add -y (--overwrite) to replace it")

@@ -19,13 +19,19 @@ from pathlib import Path
 
 from slowmo import __version__
 from slowmo.errors import InputError
+from slowmo.foresight.capacity import (
+    PNG_BYTES_PER_MPX,
+    SEGMENT_BYTES_PER_MPX,
+    Source,
+    check_free_space,
+    local_disk_needs,
+)
 from slowmo.foresight.capacity import Job as CapacityJob
-from slowmo.foresight.capacity import Source, check_free_space, local_disk_needs
 from slowmo.foresight.limits import Limits
 from slowmo.local.chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
-from slowmo.local.destination import check_destination, write_errors_as_one_line
+from slowmo.local.destination import FRAME_PATTERN, check_destination, check_outputs, write_errors_as_one_line
 from slowmo.local.parallel import WorkerFailed, default_jobs, run_parallel, run_serial
-from slowmo.local.workdir import ChunkStore, work_folder_for
+from slowmo.local.workdir import ChunkStore, SavedWorkKept, work_folder_for
 from slowmo.media.audio import mux_audio, plan_audio
 from slowmo.media.decode import read_frames
 from slowmo.media.probe import VideoInfo, probe
@@ -164,6 +170,7 @@ class PreparedJob:
     jobs: int
     key: dict
     warnings: list[str]
+    overwrite: bool = True
 
 
 def run_job(
@@ -179,6 +186,9 @@ def run_job(
     resume: bool = False,
     chunk_frames: int | None = None,
     bit_depth: int | None = None,
+    overwrite: bool = True,
+    discard_saved: bool = True,
+    announce: Callable[[list[str]], object] | None = None,
 ) -> JobReport:
     """Make the slow-motion video (or PNG frames) of input_path at output: prepare the job from its plan,
     open its work folder, execute the chunks (serially, in parallel or resumed: one path), publish.
@@ -187,10 +197,18 @@ def run_job(
     engine takes it, else 8; the benchmark forces 8 to measure the 16-bit path's cost).
     jobs: worker processes (default: the usable cores, within the available memory). resume: reuse
     the chunks an interrupted run of the same input and options left in its work folder.
+    overwrite: replace outputs that exist (False: refuse them, OutputExists). An output is never the input
+    or another output (OutputClash). discard_saved: without resume, discard the saved chunks of an
+    interrupted run (False: refuse the run and keep them, SavedWorkKept). announce(lines): told the plan and
+    what becomes of saved work once the job is prepared, before any work starts.
     """
     started = time.monotonic()
     job = prepare_job(input_path, output, options, compare_path=compare_path, limits=limits,
-                      engine_options=engine_options, jobs=jobs, chunk_frames=chunk_frames, bit_depth=bit_depth)
+                      engine_options=engine_options, jobs=jobs, chunk_frames=chunk_frames, bit_depth=bit_depth,
+                      overwrite=overwrite)
+    saved_note = decide_saved_work(job, resume=resume, discard_saved=discard_saved)
+    if announce is not None:
+        announce([*plan_lines(job), *([saved_note] if saved_note else [])])
     store, done = open_work(job, resume=resume)
     with _published_or_kept(job, store):
         records = execute_chunks(job, store, done, progress)
@@ -200,8 +218,11 @@ def run_job(
 
 def prepare_job(input_path, output, options: JobOptions, *, compare_path=None, limits: Limits | None = None,
                 engine_options: dict | None = None, jobs: int | None = None, chunk_frames: int | None = None,
-                bit_depth: int | None = None) -> PreparedJob:
+                bit_depth: int | None = None, overwrite: bool = True) -> PreparedJob:
     """Probe, plan and judge the job; check where its outputs go and that they fit; choose the engine."""
+    sequence = is_sequence_output(output)
+    outputs = [("output", output, sequence)] + ([("--compare", compare_path, False)] if compare_path is not None else [])
+    check_outputs(input_path, outputs, overwrite=overwrite)
     limits = limits or Limits.from_env()
     info = probe(input_path)
     if info.frame_count < 2:
@@ -217,7 +238,6 @@ def prepare_job(input_path, output, options: JobOptions, *, compare_path=None, l
         engine_opts.setdefault("model_path", options.model)
     engine = create_engine(options.engine, **engine_opts)
 
-    sequence = is_sequence_output(output)
     final = Path(output)
     compare = Path(compare_path) if compare_path is not None else None
     created_folder = sequence and not os.path.exists(final)
@@ -240,7 +260,7 @@ def prepare_job(input_path, output, options: JobOptions, *, compare_path=None, l
         input_path=str(input_path), output=str(output), info=info, options=options, plan=plan, engine=engine, settings=settings,
         final=final, folder=folder, compare=compare, sequence=sequence, created_folder=created_folder,
         keep_audio=info.has_audio and options.audio != "drop" and not sequence, depth=depth, jobs=jobs, key=key,
-        warnings=warnings)
+        warnings=warnings, overwrite=overwrite)
 
 
 def _checked_destinations(info: VideoInfo, options: JobOptions, output: str | os.PathLike, compare: Path | None,
@@ -263,14 +283,75 @@ def _checked_destinations(info: VideoInfo, options: JobOptions, output: str | os
     return folder
 
 
+def decide_saved_work(job: PreparedJob, *, resume: bool, discard_saved: bool) -> str | None:
+    """Before any work: what becomes of the chunks an interrupted run saved for this output, said in one line
+    (None: nothing saved, nothing to say). Saved work the run could not reuse is kept, and the run refused,
+    unless discard_saved."""
+    path = work_folder_for(job.final, job.folder)
+    saved, why_not = ChunkStore.inspect(path, job.key)
+    total = len(job.plan.chunks)
+    if resume and saved and why_not is None:
+        return f"resuming: {saved} of {total} chunks saved in {path} are reused"
+    if resume and not saved:
+        job.warnings.append("no earlier work to resume; starting from the beginning")  # for a log, at the end too
+        return "no earlier work to resume; starting from the beginning"
+    if not saved:
+        return None
+    if discard_saved:
+        return f"discarding {saved} saved chunks in {path} (--fresh)" + (f": {why_not}" if resume and why_not else "")
+    if resume:
+        raise SavedWorkKept(f"the {saved} chunks saved in {path} cannot be resumed: {why_not}. They are kept: "
+                            "run the earlier command with --resume to finish it, or add --fresh to discard them")
+    if why_not is None:
+        raise SavedWorkKept(f"{saved} of {total} chunks of an interrupted run of this command are saved in {path}; "
+                            "add --resume to continue it, or --fresh to discard them and start again")
+    raise SavedWorkKept(f"{saved} chunks of an interrupted run are saved in {path} ({why_not}); they are kept: "
+                        "run the earlier command with --resume to finish it, or add --fresh to discard them")
+
+
+def plan_lines(job: PreparedJob) -> list[str]:
+    """The plan in a line or two, and a warning when it is long or the outputs would not fit the disk."""
+    from slowmo.foresight.estimate import quick_seconds
+
+    plan, info = job.plan, job.info
+    mpx = info.width * info.height / 1e6
+    per_frame = PNG_BYTES_PER_MPX if job.sequence else SEGMENT_BYTES_PER_MPX
+    needed = plan.output_count * mpx * (per_frame + (2 * SEGMENT_BYTES_PER_MPX if job.compare is not None else 0))
+    seconds = quick_seconds(info, job.options, plan, jobs=job.jobs, sequence=job.sequence)
+    kind = "PNG frames" if job.sequence else f"{_rate(plan.output_fps)} fps video"
+    lines = [f"plan: {plan.output_count} output frames ({kind}), {plan.output_duration:.2f} s, about "
+             f"{_bytes(needed)} on disk; roughly {_minutes(seconds)} with {job.jobs} "
+             f"worker{'s' if job.jobs > 1 else ''} (`slowmo estimate` measures it)"]
+    if seconds > LONG_RUN_S:
+        lines.append(f"warning: this run may take {_minutes(seconds)}; Ctrl-C keeps the finished chunks for --resume")
+    free = shutil.disk_usage(job.folder).free
+    if (needed if job.sequence else 2 * needed) > free:  # a video's segments and the joined file, both at the end
+        lines.append(f"warning: the outputs need about {_bytes(needed)}, more than the {_bytes(free)} free at {job.folder}")
+    return lines
+
+
+LONG_RUN_S = 600
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 def open_work(job: PreparedJob, *, resume: bool) -> tuple[ChunkStore, dict[int, dict]]:
     """The run's work folder and the chunks it already holds (only with resume, and only when they were made
     from the same input, options, engine and plan)."""
     with write_errors_as_one_line(job.output, job.folder):
         store, fresh_reason = ChunkStore.open(work_folder_for(job.final, job.folder), job.key, resume=resume)
     if fresh_reason is not None:
-        job.warnings.append(fresh_reason)
-        log.warning(fresh_reason)
+        log.info(fresh_reason)  # said before any work started (decide_saved_work)
     return store, store.finished()
 
 
@@ -303,6 +384,9 @@ def publish(job: PreparedJob, store: ChunkStore, records: list[dict]) -> None:
     info, plan = job.info, job.plan
     with write_errors_as_one_line(job.output, job.folder):
         if job.sequence:
+            if job.overwrite:  # -y: the frames of an earlier run go, so the folder holds this run's only
+                for old in job.final.glob(FRAME_PATTERN):
+                    old.unlink()
             for record in records:
                 for png in sorted((store.chunk_folder(record["index"]) / FRAMES_FOLDER).iterdir()):
                     os.replace(png, job.final / png.name)

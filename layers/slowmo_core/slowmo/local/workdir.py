@@ -37,6 +37,10 @@ class WorkFolderBusy(SlowmoError):
     """Another slowmo run is writing the same output."""
 
 
+class SavedWorkKept(SlowmoError):
+    """A run would discard the saved chunks of an interrupted run; they are kept and the run refused."""
+
+
 def work_folder_for(output: str | os.PathLike, folder: str | os.PathLike) -> Path:
     return Path(folder) / f".{Path(output).name or 'frames'}{WORK_SUFFIX}"
 
@@ -121,8 +125,36 @@ class ChunkStore:
             return "no earlier work to resume; starting from the beginning"
         if old == self.key:
             return None
-        changed = sorted(k for k in set(old) | set(self.key) if old.get(k) != self.key.get(k))
-        return f"the earlier work was made with a different {', '.join(changed)}; starting from the beginning"
+        return f"{key_difference(old, self.key)}; starting from the beginning"
+
+    @classmethod
+    def inspect(cls, path: Path, key: dict) -> tuple[int, str | None]:
+        """Without changing anything: how many finished chunks the work folder at path holds, and why they
+        cannot be reused by a run with this key (None: they can). Raises WorkFolderBusy while a run holds it."""
+        if not path.is_dir():
+            return 0, None
+        store = cls(path, key)
+        if (path / ".lock").exists():
+            try:
+                store._lock = open(path / ".lock", "a")  # noqa: SIM115 - closed below
+            except OSError:
+                store._lock = None
+            if store._lock is not None and fcntl is not None:
+                try:
+                    fcntl.flock(store._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    store.close()
+                    raise WorkFolderBusy(f"another slowmo run is writing this output (its work folder {path} "
+                                         "is in use)") from None
+            store.close()
+        saved = len(store.finished())
+        if not saved:
+            return 0, None
+        try:
+            old = json.loads((path / KEY_FILE).read_text())
+        except (OSError, ValueError):
+            return saved, "its key.json is missing or damaged"
+        return saved, None if old == key else key_difference(old, key)
 
     def _clear(self) -> None:
         for entry in self.path.iterdir():
@@ -195,6 +227,25 @@ class ChunkStore:
     def remove(self) -> None:
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def key_difference(old: dict, new: dict) -> str:
+    """What differs between two keys, as a person reads it: 'it was made with factor 8 (now 4)'."""
+    details = []
+    old_options, new_options = old.get("options") or {}, new.get("options") or {}
+    for name in sorted(set(old_options) | set(new_options)):
+        if old_options.get(name) != new_options.get(name):
+            details.append(f"{name} {old_options.get(name)} (now {new_options.get(name)})")
+    if (old.get("input") or {}) != (new.get("input") or {}):
+        details.append("another input, or the input changed since")
+    if old.get("output") != new.get("output"):
+        details.append(f"{old.get('output')} output (now {new.get('output')})")
+    for part, label in (("engine", "another engine version"), ("chunk_frames", "other --chunk-frames")):
+        if old.get(part) != new.get(part):
+            details.append(label)
+    if not details and old.get("plan") != new.get("plan"):
+        details.append("another plan (slowmo's planner changed)")
+    return "it was made with " + ", ".join(details or ["other settings"])
 
 
 def _size(path: Path) -> int | None:
