@@ -16,7 +16,14 @@ from slowmo.timeline.timing import MAX_FACTOR, MIN_FACTOR
 ENGINES = ("flow", "blend", "film")
 AUDIO_MODES = ("stretch", "drop", "original")
 DEFAULT_AUDIO = "stretch"
-CODECS = ("auto", "h264", "h265")  # auto: h264 for 8-bit input, HEVC Main10 for deeper input
+# auto: h264 for 8-bit input, HEVC Main10 for deeper input. prores (422 HQ, 4444 for 4:4:4 input) and dnxhr
+# (HQ 8-bit, HQX 10-bit, 444) are editor intermediates written to a QuickTime .mov (slowmo.media.fidelity).
+CODECS = ("auto", "h264", "h265", "prores", "dnxhr")
+EDITOR_CODECS = ("prores", "dnxhr")
+# Interlaced input: field (each field becomes a frame: twice the real moments, the default), frame (one
+# frame per interlaced frame), off (the frames are used as they are, combing included).
+DEINTERLACE_MODES = ("field", "frame", "off")
+DEFAULT_DEINTERLACE = "field"
 # Engines that take 16-bit frames (uint16); the others get 8 bits per channel.
 HIGH_BIT_DEPTH_ENGINES = ("flow", "blend")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
@@ -55,7 +62,8 @@ def working_depth(bit_depth: int, engine: str) -> int:
 
 
 def output_codec(codec: str, depth: int) -> str:
-    """The encoder for a requested codec: auto is HEVC (Main10) for 16-bit work, H.264 otherwise."""
+    """The encoder for a requested codec: auto is HEVC (Main10) for 16-bit work, H.264 otherwise.
+    prores and dnxhr are themselves (slowmo.media.encode chooses their profile from depth and chroma)."""
     if codec == "auto":
         return "h265" if depth > 8 else "h264"
     return codec
@@ -82,6 +90,8 @@ class JobOptions:
     trim: str | None = None  # "START:END" source seconds, either side may be empty
     ranges: tuple[str, ...] = ()  # "START:END" or "START:END@K"; a list, or one comma-separated string
     ease: float = 0.0  # seconds of source time to ramp into and out of each range
+    deinterlace: str = DEFAULT_DEINTERLACE  # what happens to interlaced input: DEINTERLACE_MODES
+    square_pixels: bool = False  # resample anamorphic input to square pixels (else its pixel aspect is kept)
 
     def __post_init__(self):
         spec = parse_spec(self.trim, self.ranges, self.ease)  # normalised: same syntax, ranges sorted
@@ -96,6 +106,9 @@ class JobOptions:
         _choice("codec", self.codec, CODECS)
         _choice("preset", self.preset, PRESETS)
         _choice("fallback", self.fallback, FALLBACK_MODES)
+        _choice("deinterlace", self.deinterlace, DEINTERLACE_MODES)
+        if not isinstance(self.square_pixels, bool):
+            raise InputError(f"square_pixels must be true or false, got {self.square_pixels!r}")
         if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
             raise InputError(f"crf must be a whole number from 0 to 51, got {self.crf!r}")
         if not isinstance(self.compare, bool):
@@ -125,4 +138,8 @@ class JobOptions:
         # left out when unused, so a plain job's options (and so its cloud job id) are what they were
         d["ranges"] = list(self.ranges) or None
         d["ease"] = self.ease or None
+        if self.deinterlace == DEFAULT_DEINTERLACE:
+            d.pop("deinterlace")
+        if not self.square_pixels:
+            d.pop("square_pixels")
         return d

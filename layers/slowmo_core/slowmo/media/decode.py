@@ -16,8 +16,10 @@ from slowmo.media.probe import VideoInfo
 
 
 def to_rgb_filter(video) -> str:
-    """The scale filter that turns the decoded YUV into RGB with the matrix and range the video is tagged with."""
-    return f"scale=in_color_matrix={video.color.matrix}:in_range={video.color.range or 'tv'}:flags=bicubic"
+    """The scale filter that turns the decoded YUV into RGB with the matrix and range the video is tagged with;
+    untagged, the matrix a player assumes for its size (ColorTags.matrix_for)."""
+    matrix = video.color.matrix_for(video.coded_width, video.coded_height)
+    return f"scale=in_color_matrix={matrix}:in_range={video.color.range or 'tv'}:flags=bicubic"
 
 
 def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None, depth: int = 8) -> list[str]:

@@ -1,4 +1,4 @@
-"""Write frames as an H.264/H.265 MP4 (or a lossless PNG sequence) with the bundled ffmpeg."""
+"""Write frames as an H.264/H.265 MP4, a ProRes/DNxHR QuickTime file (or a lossless PNG sequence) with the bundled ffmpeg."""
 
 from __future__ import annotations
 
@@ -15,13 +15,20 @@ import numpy as np
 
 from slowmo.errors import FFmpegError, InputError
 from slowmo.media.ffmpeg import last_error_line, popen_ffmpeg
-from slowmo.media.probe import ColorTags
+from slowmo.media.probe import ColorTags, is_hd
 
 VIDEO_CODECS = {
     "h264": ["-c:v", "libx264"],
     # hvc1 is the tag Apple players require for HEVC in MP4.
-    "h265": ["-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error"],
+    "h265": ["-c:v", "libx265", "-tag:v", "hvc1"],
+    # Editor intermediates (QuickTime only): Apple ProRes by prores_ks, Avid DNxHR by the dnxhd encoder.
+    "prores": ["-c:v", "prores_ks", "-vendor", "apl0"],
+    "dnxhr": ["-c:v", "dnxhd"],
 }
+# Codecs that only a QuickTime (.mov) file carries: written with the mov muxer whatever the file is called.
+MOV_ONLY_CODECS = ("prores", "dnxhr")
+CHROMA = ("420", "422", "444")
+DNXHR_MIN_SIZE = (256, 120)  # the dnxhd encoder refuses DNxHR smaller than this (measured)
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -29,24 +36,103 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width + (width & 1), height + (height & 1)
 
 
+def rgb_matrix_for(width: int, height: int) -> str:
+    """The YUV matrix tag an RGB source gets: bt709 for HD (1280 wide or more than 576 high), else smpte170m (BT.601)."""
+    return "bt709" if is_hd(width, height) else "smpte170m"
+
+
+def output_color(color: ColorTags | None, width: int, height: int, codec: str = "h264") -> ColorTags:
+    """The colour description of the YUV output for a source's tags: the source's own tags, none where it has
+    none (untagged stays untagged), and for an RGB source (matrix gbr, which 4:2:0/4:2:2 YUV may not carry)
+    the BT.709 or BT.601 matrix by size, limited range, its primaries and transfer kept."""
+    color = color or ColorTags()
+    if color.is_rgb:
+        return ColorTags(range="tv", space=rgb_matrix_for(width, height), primaries=color.primaries,
+                         transfer=color.transfer)
+    if codec == "dnxhr" and color.space is None:
+        # the DNxHR decoder takes every picture for BT.709 whatever the file says: tag it so, truthfully
+        return ColorTags(range=color.range, space="bt709", primaries=color.primaries, transfer=color.transfer)
+    return color
+
+
 def color_filter(color: ColorTags | None) -> str | None:
-    """A setparams filter that tags the output frames with the source's colour description.
+    """A setparams filter that tags the output frames with exactly the given colour description.
 
     Tags are set on the frames rather than as encoder options: ffmpeg takes the frames' own
-    properties over -color_primaries/-color_trc, and raw RGB input frames carry none.
+    properties over -color_primaries/-color_trc, and raw RGB input frames carry none. A tag the source
+    lacks is set to "unknown", because the scale filter before it tags the frames with the matrix and
+    range it converted with, and an untagged source must stay untagged.
     """
     if color is None:
         return None
+    params = [
+        f"color_primaries={color.primaries or 'unknown'}",
+        f"color_trc={color.transfer or 'unknown'}",
+        f"colorspace={color.space or 'unknown'}",
+        f"range={color.range or 'unknown'}",
+    ]
+    return f"setparams={':'.join(params)}"
+
+
+def parse_sar(sar: str | Fraction | None) -> Fraction | None:
+    """A pixel aspect "4:3" / "4/3" / Fraction as a Fraction; None for square or unknown pixels."""
+    if sar is None or sar == "":
+        return None
+    ratio = Fraction(sar) if not isinstance(sar, str) else Fraction(sar.replace(":", "/"))
+    if ratio <= 0:
+        raise InputError(f"sample aspect ratio must be positive, got {sar!r}")
+    return None if ratio == 1 else ratio
+
+
+def square_pixel_width(width: int, sar: Fraction | None) -> int:
+    """The width that shows a picture of width x height with pixels of aspect sar at the same display
+    aspect with square pixels (the height is kept), rounded to even."""
+    if sar is None:
+        return width
+    return max(2, int(round(width * sar / 2)) * 2)
+
+
+def pixel_format(codec: str, depth: int, chroma: str = "420", alpha: bool = False) -> str:
+    """The encoded pixel format: 4:2:0 8/10-bit for H.264/HEVC unless 4:2:2/4:4:4 is asked for; ProRes is
+    10-bit 4:2:2 (422 HQ), or 4:4:4 (4444, with alpha when kept); DNxHR is 8-bit 4:2:2 (HQ) for 8-bit work,
+    10-bit 4:2:2 (HQX) or 4:4:4 (444) for deeper."""
+    if chroma not in CHROMA:
+        raise InputError(f"chroma must be one of {', '.join(CHROMA)}, got {chroma!r}")
+    if codec == "prores":
+        if chroma == "444" or alpha:
+            return "yuva444p10le" if alpha else "yuv444p10le"
+        return "yuv422p10le"
+    if codec == "dnxhr":
+        if chroma == "444":
+            return "yuv444p10le"
+        return "yuv422p10le" if depth > 8 else "yuv422p"
+    return f"yuv{chroma}p" + ("10le" if depth > 8 else "")
+
+
+def _codec_args(codec: str, pix_fmt: str, *, crf: int, preset: str, x265_params: list[str]) -> list[str]:
+    if codec == "prores":
+        profile = "4" if pix_fmt.startswith(("yuv444", "yuva444")) else "3"  # 4444, else 422 HQ
+        return [*VIDEO_CODECS[codec], "-profile:v", profile]
+    if codec == "dnxhr":
+        profile = "dnxhr_444" if pix_fmt.startswith("yuv444") else ("dnxhr_hqx" if "10" in pix_fmt else "dnxhr_hq")
+        return [*VIDEO_CODECS[codec], "-profile:v", profile]
+    args = [*VIDEO_CODECS[codec]]
+    if codec == "h265":
+        args += ["-x265-params", ":".join(["log-level=error", *x265_params])]
+    return args + ["-preset", preset, "-crf", str(crf)]
+
+
+def hdr10_params(master_display: str | None, max_cll: str | None) -> list[str]:
+    """x265 parameters that write HDR10 static metadata SEI (mastering display colour volume, content light
+    level) into every keyframe's headers, from the probe's values (x265 syntax)."""
     params = []
-    if color.primaries:
-        params.append(f"color_primaries={color.primaries}")
-    if color.transfer:
-        params.append(f"color_trc={color.transfer}")
-    if color.space:
-        params.append(f"colorspace={color.space}")
-    if color.range:
-        params.append(f"range={color.range}")
-    return f"setparams={':'.join(params)}" if params else None
+    if master_display:
+        params.append(f"master-display={master_display}")
+    if max_cll:
+        params.append(f"max-cll={max_cll}")
+    if params:
+        params = ["hdr10=1", "repeat-headers=1", *params]
+    return params
 
 
 def encode_args(
@@ -62,33 +148,50 @@ def encode_args(
     container_format: str | None = None,
     threads: int | None = None,
     depth: int = 8,
+    sar: str | Fraction | None = None,
+    square_pixels: bool = False,
+    chroma: str = "420",
+    master_display: str | None = None,
+    max_cll: str | None = None,
 ) -> list[str]:
     """ffmpeg arguments reading RGB frames of width x height on stdin and writing a video to path.
 
     threads caps the encoder's threads (a local parallel run gives each worker its share of the cores).
-    depth 8: RGB24 in, 8-bit 4:2:0 out. depth 16: RGB48 (16 bits per channel) in, 10-bit 4:2:0 out:
-    HEVC Main10 for codec auto/h265, H.264 High 10 for h264. The colour tags are set on the frames
-    either way, so PQ and HLG stay HDR.
+    depth 8: RGB24 in, 8-bit out. depth 16: RGB48 (16 bits per channel) in, 10-bit out: HEVC Main10 for
+    codec auto/h265, H.264 High 10 for h264. chroma: 420 (default), 422 or 444 where the codec has it
+    (ProRes and DNxHR are 4:2:2 at least). The colour tags (output_color) are set on the frames, so PQ and
+    HLG stay HDR and untagged stays untagged. sar: the source's pixel aspect, written into the stream
+    (players show the picture at the source's display aspect); square_pixels: resample the width to
+    square pixels instead. master_display/max_cll: HDR10 static metadata, written by HEVC.
     """
     from slowmo.options import output_codec
 
     codec = output_codec(codec, depth)
     if codec not in VIDEO_CODECS:
         raise InputError(f"codec must be one of {', '.join(VIDEO_CODECS)}, got {codec!r}")
-    out_w, out_h = even_size(width, height)
+    in_w, in_h = even_size(width, height)
+    ratio = parse_sar(sar)
+    out_w = square_pixel_width(in_w, ratio) if square_pixels else in_w
+    if codec == "dnxhr" and (out_w < DNXHR_MIN_SIZE[0] or in_h < DNXHR_MIN_SIZE[1]):
+        raise InputError(f"DNxHR needs a picture of at least {DNXHR_MIN_SIZE[0]}x{DNXHR_MIN_SIZE[1]}, "
+                         f"got {out_w}x{in_h}; use --codec prores")
     fps = Fraction(fps)
-    matrix = color.matrix if color else "bt601"
-    out_range = (color.range if color else None) or "tv"
-    out_format = "yuv420p10le" if depth > 8 else "yuv420p"
-    filters = [f"scale=out_color_matrix={matrix}:out_range={out_range}:flags=bicubic", f"format={out_format}"]
-    if tags := color_filter(color):
-        filters.append(tags)
+    tags = output_color(color, width, height, codec)
+    # untagged: the matrix a player assumes for the output's size, the one the decoder used for the source's
+    matrix = tags.matrix_for(out_w, in_h)
+    out_range = tags.range or "tv"
+    out_format = pixel_format(codec, depth, chroma)
+    size = f"w={out_w}:h={in_h}:" if out_w != in_w else ""
+    filters = [f"scale={size}out_color_matrix={matrix}:out_range={out_range}:flags=bicubic", f"format={out_format}",
+               color_filter(tags)]
+    filters.append("setsar=1" if square_pixels or ratio is None else f"setsar={ratio.numerator}/{ratio.denominator}")
+    x265 = hdr10_params(master_display, max_cll) if codec == "h265" else []
     args = [
         "-loglevel", "error",
-        "-f", "rawvideo", "-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-s", f"{out_w}x{out_h}",
+        "-f", "rawvideo", "-pix_fmt", "rgb48le" if depth > 8 else "rgb24", "-s", f"{in_w}x{in_h}",
         "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
         "-vf", ",".join(filters),
-        *VIDEO_CODECS[codec], "-preset", preset, "-crf", str(crf),
+        *_codec_args(codec, out_format, crf=crf, preset=preset, x265_params=x265),
         # A track timescale that is a multiple of the rate keeps every timestamp exact at 480 fps and up.
         "-video_track_timescale", str(_timescale(fps)),
         "-movflags", "+faststart", "-an",
@@ -97,6 +200,8 @@ def encode_args(
         args += ["-threads", str(threads)]
     if container_format:
         args += ["-f", container_format]
+    elif codec in MOV_ONLY_CODECS:
+        args += ["-f", "mov"]
     return args + ["-y", path]
 
 

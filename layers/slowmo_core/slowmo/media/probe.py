@@ -46,6 +46,11 @@ _SPACE_TO_MATRIX = {
 }
 
 
+def is_hd(width: int, height: int) -> bool:
+    """Whether players take an untagged picture of this size for HD (BT.709): 1280 wide, or taller than PAL."""
+    return width >= 1280 or height > 576
+
+
 @dataclass(frozen=True)
 class ColorTags:
     range: str | None = None  # "tv" or "pc"
@@ -58,9 +63,28 @@ class ColorTags:
         """swscale matrix for YUV<->RGB: the tagged one, else bt601 (swscale's own default)."""
         return _SPACE_TO_MATRIX.get(self.space or "", "bt601")
 
+    def matrix_for(self, width: int, height: int) -> str:
+        """swscale matrix for a picture of this coded size: the tagged one, else the one players assume for
+        untagged video (BT.709 for HD: 1280 wide or more than 576 high; BT.601 below), so that an untagged
+        source is seen as a player shows it and an untagged output is shown as it was encoded."""
+        if self.space in _SPACE_TO_MATRIX:
+            return _SPACE_TO_MATRIX[self.space]
+        return "bt709" if is_hd(width, height) else "bt601"
+
     @property
     def is_hdr(self) -> bool:
         return self.transfer in {"smpte2084", "arib-std-b67"}
+
+    @property
+    def is_rgb(self) -> bool:
+        """Tagged with the RGB identity matrix (PNG, FFV1 RGB, libx264rgb): no YUV matrix to keep."""
+        return self.space == "gbr"
+
+
+# Text subtitle codecs ffmpeg can turn into ASS/SRT/mov_text; the others are pictures (PGS, VobSub, DVB).
+TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text", "microdvd", "subviewer",
+                        "jacosub", "sami", "realtext", "stl", "mpl2", "pjs", "vplayer", "eia_608"}
+_ALPHA_PIX_FMT = re.compile(r"^(yuva|gbrap|ya\d|rgba|bgra|argb|abgr|pal8)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +113,14 @@ class VideoInfo:
     # seconds from the first video frame to the first audio sample the decoder plays (AAC priming skipped);
     # positive: the sound starts later than the picture. None: no audio, or it could not be decoded.
     audio_delay: float | None = None
+    # picture and companion-track facts (slowmo.media.fidelity turns them into encode options and warnings)
+    sar: str | None = None  # pixel aspect "4:3" of the upright picture; None: square (or unknown) pixels
+    field_order: str | None = None  # "progressive", "tff", "bff", or None when the stream does not say
+    alpha: bool = False  # the picture has an alpha channel (rgba, yuva, VP9 alpha)
+    subtitles: tuple[str, ...] = ()  # codec of each subtitle stream, in order (stream 0:s:i)
+    master_display: str | None = None  # HDR10 mastering display, x265's master-display= syntax
+    max_cll: str | None = None  # HDR10 content light level "MaxCLL,MaxFALL"
+    hdr_dynamic: str | None = None  # "HDR10+" or "Dolby Vision" when the source carries dynamic metadata
     # every decoded frame's time (seconds from the first frame); not part of to_dict (it can be long)
     timestamps: FrameTimes | None = field(default=None, compare=False, repr=False)
 
@@ -116,6 +148,10 @@ _SIZE_RE = re.compile(r"(\d{1,6})x(\d{1,6})")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees", re.IGNORECASE)
 _AUDIO_DETAIL_RE = re.compile(r"(\d+) Hz, ([^,]+)")
 _DEPTH_RE = re.compile(r"p(\d{1,2})(le|be)$")
+_SAR_RE = re.compile(r"\bSAR (\d+):(\d+)")
+_SUBTITLE_RE = re.compile(r"Stream #0:(\d+)\S*: Subtitle: ([A-Za-z0-9_]+)")
+_FIELD_ORDERS = {"progressive": "progressive", "top first": "tff", "bottom first": "bff",
+                 "top coded first (swapped)": "bff", "bottom coded first (swapped)": "tff"}
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -145,7 +181,7 @@ def _parse_pix_fmt(item: str) -> tuple[str, ColorTags]:
         elif "/" in token:
             space, primaries, transfer = (t if t != "unknown" else None for t in token.split("/"))
             tags.update(space=space, primaries=primaries, transfer=transfer)
-        elif token and token not in ("progressive", "top first", "bottom first", "top coded first (swapped)"):
+        elif token and token not in _FIELD_ORDERS:
             tags.update(space=token, primaries=token, transfer=token)
     return name.strip(), ColorTags(**tags)
 
@@ -224,6 +260,13 @@ class Container:
     first_audio_time: float | None = None  # the first decoded audio sample's time on the file's clock
     keyframes: tuple[int, ...] = ()  # presentation times of the key packets, ascending, in timebase units
     packet_pts: tuple[int, ...] = field(default=(), compare=False, repr=False)  # every video packet's, ascending
+    sar: str | None = None
+    field_order: str | None = None
+    alpha: bool = False
+    subtitles: tuple[str, ...] = ()
+    master_display: str | None = None
+    max_cll: str | None = None
+    hdr_dynamic: str | None = None
 
     @property
     def bit_depth(self) -> int:
@@ -243,6 +286,7 @@ class Container:
         d["color"] = ColorTags(**d["color"])
         d["nominal_fps"] = None if d.get("nominal_fps") is None else Fraction(d["nominal_fps"])
         d["timebase"] = Fraction(d["timebase"])
+        d["subtitles"] = tuple(d.get("subtitles") or ())
         d["keyframes"] = tuple(int(k) for k in d.get("keyframes", ()))
         d.pop("packet_pts", None)
         return cls(**d)
@@ -309,11 +353,13 @@ def read_container(source: str, name: str, *, head: bytes = b"") -> Container:
         raise InputError(f"{name}: is a still image, not a video")
     pix_fmt, color = "unknown", ColorTags()
     coded_w = coded_h = None
+    field_order = None
     for item in items[1:]:
         if coded_w is None and (m := _SIZE_RE.match(item)):
             coded_w, coded_h = int(m.group(1)), int(m.group(2))
         elif coded_w is None and pix_fmt == "unknown" and re.match(r"^[a-z0-9_]+(\(|$)", item):
             pix_fmt, color = _parse_pix_fmt(item)
+            field_order = next((v for k, v in _FIELD_ORDERS.items() if k in item), None)
     if coded_w is None or coded_h is None:
         raise InputError(f"{name}: video stream has no frame size")
 
@@ -334,7 +380,10 @@ def read_container(source: str, name: str, *, head: bytes = b"") -> Container:
         audio_codec = audio_match.group(2).split()[0].rstrip(",")
         if m := _AUDIO_DETAIL_RE.search(audio_match.group(2)):
             sample_rate, channels = int(m.group(1)), m.group(2).strip()
-    return Container(first_audio_time=_first_audio_time(source) if audio_match is not None else None,
+    stream = _stream_facts(stderr, video_match.group(2), pix_fmt, rotation)
+    if color.is_hdr:
+        stream.update(_hdr_side_data(source))
+    return Container(**stream, field_order=field_order, first_audio_time=_first_audio_time(source) if audio_match is not None else None,
         name=name, width=width, height=height, coded_width=coded_w, coded_height=coded_h, rotation=rotation,
         codec=codec, pix_fmt=pix_fmt, color=color, has_audio=audio_match is not None, audio_codec=audio_codec,
         audio_sample_rate=sample_rate, audio_channels=channels, container=container,
@@ -342,6 +391,52 @@ def read_container(source: str, name: str, *, head: bytes = b"") -> Container:
         indexed_frames=len(video_packets.pts), timebase=video_packets.timebase,
         keyframes=tuple(sorted(video_packets.keyframes)), packet_pts=tuple(sorted(video_packets.pts)),
     )
+
+
+def _stream_facts(stderr: str, video_description: str, pix_fmt: str, rotation: int) -> dict:
+    """The picture's pixel aspect, alpha and the subtitle streams, from the stream description (pass 1)."""
+    sar = None
+    if (m := _SAR_RE.search(video_description)) and int(m.group(1)) > 0 and int(m.group(2)) > 0:
+        ratio = Fraction(int(m.group(1)), int(m.group(2)))
+        if rotation in (90, 270):  # the frames are read upright: a portrait picture's pixels turn too
+            ratio = 1 / ratio
+        sar = None if ratio == 1 else f"{ratio.numerator}:{ratio.denominator}"
+    header = stderr.split("Output #0", 1)[0]
+    alpha = bool(_ALPHA_PIX_FMT.match(pix_fmt)) or bool(re.search(r"^\s*alpha_mode\s*:\s*1\s*$", header, re.MULTILINE))
+    subtitles = tuple(m.group(2) for m in _SUBTITLE_RE.finditer(header))
+    dynamic = "Dolby Vision" if re.search(r"DOVI configuration|Dolby Vision", header, re.IGNORECASE) else None
+    return {"sar": sar, "alpha": alpha, "subtitles": subtitles, "hdr_dynamic": dynamic}
+
+
+_MASTERING_RE = re.compile(
+    r"Mastering display metadata:.*?r\(([\d.]+)[, ]+([\d.]+)\)\s*g\(([\d.]+)[, ]+([\d.]+)\)\s*"
+    r"b\(([\d.]+)[, ]+([\d.]+)\)\s*wp\(([\d.]+)[, ]+([\d.]+)\)\s*"
+    r"min_luminance=([\d.]+), max_luminance=([\d.]+)", re.IGNORECASE)
+_LIGHT_RE = re.compile(r"Content light level metadata: MaxCLL=(\d+), MaxFALL=(\d+)", re.IGNORECASE)
+
+
+def _hdr_side_data(source: str) -> dict:
+    """HDR10 static metadata (mastering display, content light level) and whether dynamic metadata (HDR10+,
+    Dolby Vision RPUs) rides along, from the first decoded frame's side data (showinfo): HEVC carries them
+    in SEI messages, which only the decoder sees; an MP4/MOV mdcv/clli box reaches the frame the same way."""
+    proc = run_ffmpeg(["-i", source, "-map", "0:v:0", "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"],
+                      check=False)
+    facts: dict = {}
+    if m := _MASTERING_RE.search(proc.stderr):
+        rx, ry, gx, gy, bx, by, wx, wy, lo, hi = (float(v) for v in m.groups())
+
+        def xy(x, y):  # x265's units: chromaticity 0.00002, luminance 0.0001 cd/m2
+            return f"({round(x / 0.00002)},{round(y / 0.00002)})"
+
+        facts["master_display"] = (f"G{xy(gx, gy)}B{xy(bx, by)}R{xy(rx, ry)}WP{xy(wx, wy)}"
+                                   f"L({round(hi / 0.0001)},{round(lo / 0.0001)})")
+    if m := _LIGHT_RE.search(proc.stderr):
+        facts["max_cll"] = f"{int(m.group(1))},{int(m.group(2))}"
+    if re.search(r"HDR10\+|SMPTE2094-40", proc.stderr, re.IGNORECASE):
+        facts["hdr_dynamic"] = "HDR10+"
+    elif re.search(r"Dolby Vision|DOVI", proc.stderr, re.IGNORECASE):
+        facts["hdr_dynamic"] = "Dolby Vision"
+    return facts
 
 
 def _first_audio_time(source: str) -> float | None:
@@ -378,6 +473,8 @@ def complete(container: Container, decoded: _Packets, path: str) -> VideoInfo:
         audio_channels=c.audio_channels, container=c.container, start_time=round(start_time, 6),
         audio_start=c.audio_start, timestamps=times,
         audio_delay=None if c.first_audio_time is None else round(c.first_audio_time - start_time, 6),
+        sar=c.sar, field_order=c.field_order, alpha=c.alpha, subtitles=c.subtitles, master_display=c.master_display,
+        max_cll=c.max_cll, hdr_dynamic=c.hdr_dynamic,
     )
 
 
