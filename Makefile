@@ -41,9 +41,9 @@ $(CHECKOV): | $(BIN)/python
 
 ## demo: render a sample clip, slow it down 8x with the flow engine, write a side-by-side comparison
 demo: $(RUN_STAMP)
-	$(BIN)/slowmo sample out/demo-source.mp4 --seconds 3 --size 640x360 --fps 24
-	$(BIN)/slowmo run out/demo-source.mp4 -o out/demo-slowmo.mp4 --factor 8 --compare out/demo-compare.mp4
-	@echo "wrote out/demo-slowmo.mp4 and out/demo-compare.mp4"
+	$(BIN)/slowmo sample out/demo-source.mp4 --seconds 3 --size 640x360 --fps 24 --overwrite
+	$(BIN)/slowmo run out/demo-source.mp4 -o out/demo-slowmo.mp4 --factor 8 --compare out/demo-compare.mp4 --overwrite --fresh
+	@echo "wrote out/demo-slowmo.mp4 and out/demo-compare.mp4; to run slowmo yourself: . .venv/bin/activate"
 
 ## test: static checks, then the whole pytest suite
 # The Python 3.10 run goes first so that the whole suite's summary is the last line CI reads.
