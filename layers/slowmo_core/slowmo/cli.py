@@ -283,10 +283,20 @@ def cmd_estimate(args) -> int:
     if args.output is not None:
         _check_output_names(args)
     sequence = args.output is not None and is_sequence_output(args.output)
-    report = estimate_job(_readable_input(args.input), options, cloud=args.cloud, jobs=args.jobs, sequence=sequence,
-                          chunk_frames=args.chunk_frames)
+    report = estimate_job(_readable_input(args.input), options, cloud=args.cloud, jobs=args.jobs or _run_jobs,
+                          sequence=sequence, chunk_frames=args.chunk_frames)
     print(json.dumps(report.to_dict()) if args.json else report.human())
     return 0
+
+
+def _run_jobs(info, options, plan) -> int:
+    """The workers `run` would start by default for this plan (the estimate models them)."""
+    from slowmo.local.parallel import default_jobs
+    from slowmo.local.pipeline import local_chunk_frames
+
+    frames = plan.last_frame - plan.first_frame + 1
+    chunks = max(1, -(-(frames - 1) // (local_chunk_frames(info.frame_count) - 1)))
+    return min(default_jobs(info.width, info.height, options.engine, output_frames=plan.output_count), chunks)
 
 
 def cmd_probe(args) -> int:

@@ -13,9 +13,12 @@ where each stage's total is its per-unit cost times the plan's counts (source fr
 frames synthesised; output frames, and with --compare the side-by-side frames, composed and encoded
 in the calibration too).
 
-The time is that of a run with --jobs 1 (one process, all cores to its threads); what --jobs N
-workers gain on top is not modelled here (docs/parallel.md). Nothing is written except temporary
-files, which are removed.
+The calibration asks the engine for at most CALIBRATION_SLOTS of the densest pair's t values (a
+-k 64 run at 4K took minutes to calibrate on all 63), and its cost per frame is what scales to the
+plan's counts. --jobs N (by default what `run` would choose) divides the work by the cores N workers
+keep busy beyond the one process's own threads, plus the workers' start. A PNG sequence is timed and
+sized by writing the calibration's frames as PNG. Nothing is written except temporary files, which
+are removed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ from slowmo.timeline.plan import Plan, plan_job
 from slowmo.timeline.scenes import classify_pair, signature
 
 CALIBRATION_PAIRS = 3  # at least; more when few frames lie between two source frames
+CALIBRATION_SLOTS = 6  # t values asked of the engine per calibrated pair, at most
+PARALLEL_START_S = 1.5  # starting the worker processes (a fresh interpreter with OpenCV each)
+SINGLE_PROCESS_CORES = 1.3  # cores one process keeps busy with its threads (OpenCV, x264), about
 ENCODE_SAMPLE_FRAMES = 40  # consecutive output frames encoded to calibrate: enough for x264 to reach its steady rate
 
 
@@ -62,6 +68,8 @@ class Calibration:
     # apart: how much the stages overlap on this machine under its present load
     overlap: float = 1.0
     compare_s_per_frame: float = 0.0  # composing and encoding one side-by-side frame (--compare only)
+    png_s_per_frame: float = 0.0  # writing one PNG frame (PNG output only)
+    png_bytes_per_frame: float = 0.0
 
 
 @dataclass
@@ -71,6 +79,8 @@ class Estimate:
     factor: int
     width: int
     height: int
+    jobs: int
+    output_kind: str  # "video" or "png"
     source_frames: int  # frames the run decodes
     pairs_synthesised: int
     output_frames: int
@@ -92,8 +102,9 @@ class Estimate:
         lines = [
             f"{Path(self.input).name}: {self.width}x{self.height}, engine {self.engine}",
             f"output: {self.output_frames} frames ({self.synthesised_frames} synthesised) at {self.output_fps} fps, "
-            f"{self.output_duration_s:.2f} s, about {_size(self.output_size_bytes)}",
-            f"time on this machine with --jobs 1: about {_duration(self.local_seconds)} "
+            f"{self.output_duration_s:.2f} s, about {_size(self.output_size_bytes)}"
+            + (" of PNG frames" if self.output_kind == "png" else ""),
+            f"time on this machine with --jobs {self.jobs}: about {_duration(self.local_seconds)} "
             f"(calibrated on {self.calibration.pairs} pairs of this input in {self.calibration.measured_in_s:.1f} s)",
             "fits the limits" if self.fits else f"does not fit: {self.limit_exceeded}",
         ]
@@ -179,7 +190,15 @@ def _slot_times(plan: Plan, limit: int = 64) -> list[float]:
     return max(best.values(), key=len)[:limit]
 
 
-def calibrate(info: VideoInfo, options: JobOptions, plan: Plan, *, engine_options: dict | None = None) -> Calibration:
+def _spread(ts: list[float], n: int) -> list[float]:
+    """At most n of ts, spread over them (first and last kept)."""
+    if len(ts) <= n:
+        return ts
+    return [ts[round(i * (len(ts) - 1) / (n - 1))] for i in range(n)]
+
+
+def calibrate(info: VideoInfo, options: JobOptions, plan: Plan, *, engine_options: dict | None = None,
+              sequence: bool = False) -> Calibration:
     """Time each stage on one contiguous stretch from the middle of the processed part of this input.
 
     The stretch holds enough source pairs for ENCODE_SAMPLE_FRAMES output frames at the job's densest
@@ -190,7 +209,7 @@ def calibrate(info: VideoInfo, options: JobOptions, plan: Plan, *, engine_option
     if options.engine == "film" and options.model:
         engine_opts.setdefault("model_path", options.model)
     engine = create_engine(options.engine, **engine_opts)
-    ts = _slot_times(plan) or [0.5]
+    ts = _spread(_slot_times(plan) or [0.5], CALIBRATION_SLOTS)
     pairs = max(CALIBRATION_PAIRS, min(12, -(-ENCODE_SAMPLE_FRAMES // (len(ts) + 1))))
     first, last = plan.first_frame, plan.last_frame
     middle = max(first, min((first + last) // 2 - pairs // 2, last - pairs))
@@ -224,6 +243,7 @@ def calibrate(info: VideoInfo, options: JobOptions, plan: Plan, *, engine_option
 
     encode_per_frame, bytes_per_frame, encode_wall = _calibrate_encode(info, options, plan, outputs)
     compare_per_frame = _calibrate_compare(info, options, plan, outputs) if options.compare else 0.0
+    png_per_frame, png_bytes = _calibrate_png(outputs) if sequence else (0.0, 0.0)
     together = _run_together(info, options, plan, engine, frames, ts)
     overlap = together / max(1e-6, classify + full + encode_wall)
     return Calibration(
@@ -238,7 +258,23 @@ def calibrate(info: VideoInfo, options: JobOptions, plan: Plan, *, engine_option
         measured_in_s=time.perf_counter() - started,
         overlap=overlap,
         compare_s_per_frame=compare_per_frame,
+        png_s_per_frame=png_per_frame,
+        png_bytes_per_frame=png_bytes,
     )
+
+
+def _calibrate_png(frames: list[np.ndarray]) -> tuple[float, float]:
+    """Seconds and bytes per PNG frame, written as a PNG sequence is (OpenCV, compression 1)."""
+    import cv2
+
+    sample = frames[: min(len(frames), 8)]
+    with tempfile.TemporaryDirectory(prefix="slowmo-estimate-") as tmp:
+        started = time.perf_counter()
+        for n, frame in enumerate(sample):
+            cv2.imwrite(str(Path(tmp) / f"{n}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        elapsed = time.perf_counter() - started
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    return elapsed / len(sample), size / len(sample)
 
 
 def _per_unit(short_s: float, short_n: int, long_s: float, long_n: int) -> float:
@@ -311,14 +347,22 @@ def _calibrate_compare(info: VideoInfo, options: JobOptions, plan: Plan, frames:
 # ------------------------------------------------------------------------------------------ the estimate
 
 
-def local_seconds(counts: PlanCounts, cal: Calibration, *, compare: bool) -> float:
-    """The run's wall time: its stages' times, times how much they overlap when run together."""
+def local_seconds(counts: PlanCounts, cal: Calibration, *, compare: bool, jobs: int = 1, sequence: bool = False,
+                  cores: int | None = None) -> float:
+    """The run's wall time: its stages' times, times how much they overlap when run together, over what
+    --jobs N workers gain on the usable cores."""
     encoded = counts.output_frames
     decode = cal.decode_s_per_frame * counts.source_frames
     synthesis = (cal.classify_s_per_frame * counts.source_frames + cal.engine_s_per_pair * counts.pairs_synthesised
                  + cal.engine_s_per_frame * counts.synthesised_frames)
-    encode = cal.encode_s_per_frame * encoded + (cal.compare_s_per_frame * encoded if compare else 0.0)
-    return cal.startup_s + cal.overlap * (decode + synthesis + encode)
+    write = cal.png_s_per_frame if sequence else cal.encode_s_per_frame
+    encode = write * encoded + (cal.compare_s_per_frame * encoded if compare else 0.0)
+    work = cal.overlap * (decode + synthesis + encode)
+    if jobs <= 1:
+        return cal.startup_s + work
+    cores = _cores() if cores is None else cores
+    gain = max(1.0, min(jobs, cores) / SINGLE_PROCESS_CORES)
+    return cal.startup_s + PARALLEL_START_S + decode + work / gain  # the decoder feeds the workers alone
 
 
 def cloud_estimate(info: VideoInfo, options: JobOptions, plan: Plan, counts: PlanCounts | None = None,
@@ -346,32 +390,38 @@ def cloud_estimate(info: VideoInfo, options: JobOptions, plan: Plan, counts: Pla
 
 
 def estimate_job(input_path: str | os.PathLike, options: JobOptions, *, limits: Limits | None = None,
-                 cloud: Any = None, engine_options: dict | None = None) -> Estimate:
+                 cloud: Any = None, engine_options: dict | None = None, jobs: Any = 1, sequence: bool = False,
+                 chunk_frames: int | None = None) -> Estimate:
     """The estimate for running `options` on input_path; cloud: True (the stack from the environment) or a
-    slowmo.foresight.capacity.Stack for the capacity model's figures too."""
+    slowmo.foresight.capacity.Stack for the capacity model's figures too. jobs: the workers, or a function
+    (width, height, engine, output_frames, chunks) -> workers, as `run` chooses them. sequence: PNG output."""
     limits = limits or Limits.from_env()
     info = probe(input_path)
     if info.frame_count < 2:
         raise InputError(f"{Path(info.path).name}: has only {info.frame_count} frame; need at least 2 to interpolate")
-    plan = plan_job(info, options)  # trim, ranges and ease included: the plan `run` executes
+    plan = plan_job(info, options, chunk_frames=chunk_frames) if chunk_frames else plan_job(info, options)
     counts = count_plan(plan)
+    if callable(jobs):
+        jobs = jobs(info, options, plan)
+    jobs = max(1, min(int(jobs or 1), len(plan.chunks) or 1))
     fits, exceeded = True, None
     try:
         limits.check_file_size(os.path.getsize(info.path), Path(info.path).name)
         limits.check_video(info.width, info.height, info.duration, plan.output_count, Path(info.path).name)
     except InputError as exc:
         fits, exceeded = False, str(exc)
-    cal = calibrate(info, options, plan, engine_options=engine_options)
+    cal = calibrate(info, options, plan, engine_options=engine_options, sequence=sequence)
     cloud_report = cloud_estimate(info, options, plan, counts, stack=None if cloud is True else cloud) if cloud else None
     fps = plan.output_fps
     return Estimate(
         input=str(input_path), engine=options.engine, factor=options.factor, width=info.width, height=info.height,
+        jobs=jobs, output_kind="png" if sequence else "video",
         source_frames=counts.source_frames, pairs_synthesised=counts.pairs_synthesised,
         output_frames=counts.output_frames, synthesised_frames=counts.synthesised_frames,
         output_fps=str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}",
         output_duration_s=round(plan.output_duration, 6),
-        output_size_bytes=int(cal.bytes_per_frame * counts.output_frames),
-        local_seconds=round(local_seconds(counts, cal, compare=options.compare), 3),
+        output_size_bytes=int((cal.png_bytes_per_frame if sequence else cal.bytes_per_frame) * counts.output_frames),
+        local_seconds=round(local_seconds(counts, cal, compare=options.compare, jobs=jobs, sequence=sequence), 3),
         fits=fits and (cloud_report is None or bool(cloud_report.get("fits", True))),
         limit_exceeded=exceeded if not fits else (None if cloud_report is None or cloud_report.get("fits", True)
                                                    else cloud_report.get("failure") or "a cloud limit"),

@@ -29,7 +29,14 @@ from slowmo.foresight.capacity import (
 from slowmo.foresight.capacity import Job as CapacityJob
 from slowmo.foresight.limits import Limits
 from slowmo.local.chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
-from slowmo.local.destination import FRAME_PATTERN, check_destination, check_outputs, write_errors_as_one_line
+from slowmo.local.destination import (
+    FRAME_PATTERN,
+    OutputError,
+    check_destination,
+    check_outputs,
+    describe,
+    write_errors_as_one_line,
+)
 from slowmo.local.parallel import WorkerFailed, default_jobs, run_parallel, run_serial
 from slowmo.local.workdir import ChunkStore, SavedWorkKept, work_folder_for
 from slowmo.media.audio import mux_audio, plan_audio
@@ -288,7 +295,10 @@ def decide_saved_work(job: PreparedJob, *, resume: bool, discard_saved: bool) ->
     (None: nothing saved, nothing to say). Saved work the run could not reuse is kept, and the run refused,
     unless discard_saved."""
     path = work_folder_for(job.final, job.folder)
-    saved, why_not = ChunkStore.inspect(path, job.key)
+    try:
+        saved, why_not = ChunkStore.inspect(path, job.key)
+    except OSError as exc:
+        raise OutputError(f"cannot use the work folder {path}: {describe(exc)}") from None
     total = len(job.plan.chunks)
     if resume and saved and why_not is None:
         return f"resuming: {saved} of {total} chunks saved in {path} are reused"
@@ -348,8 +358,11 @@ def _minutes(seconds: float) -> str:
 def open_work(job: PreparedJob, *, resume: bool) -> tuple[ChunkStore, dict[int, dict]]:
     """The run's work folder and the chunks it already holds (only with resume, and only when they were made
     from the same input, options, engine and plan)."""
-    with write_errors_as_one_line(job.output, job.folder):
-        store, fresh_reason = ChunkStore.open(work_folder_for(job.final, job.folder), job.key, resume=resume)
+    path = work_folder_for(job.final, job.folder)
+    try:
+        store, fresh_reason = ChunkStore.open(path, job.key, resume=resume)
+    except OSError as exc:
+        raise OutputError(f"cannot use the work folder {path}: {describe(exc)}; nothing was published") from None
     if fresh_reason is not None:
         log.info(fresh_reason)  # said before any work started (decide_saved_work)
     return store, store.finished()
