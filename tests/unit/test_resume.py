@@ -130,7 +130,7 @@ def test_resume_with_other_options_starts_afresh_and_says_why(tmp_path):
     store.close()
     other = {**key(), "options": {"factor": 8}}
     reopened, reason = ChunkStore.open(tmp_path / "work", other, resume=True)
-    assert reopened.finished() == {} and "options" in reason
+    assert reopened.finished() == {} and reason == "it was made with factor 4 (now 8); starting from the beginning"
 
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(tmp_path):
@@ -185,3 +185,55 @@ def test_a_worker_killed_for_memory_keeps_the_work_and_says_how_to_resume(long_c
     stdout, stderr = resumed.communicate()
     assert resumed.returncode == 0, stderr
     assert json.loads(stdout)["resumed_chunks"] >= 1 and probe(out).frame_count == 71 * 4 + 1
+
+
+def interrupted_two_worker_run(long_clip, out: Path) -> Path:
+    work = work_folder_for(out, out.parent)
+    run = slowmo(long_clip, "-o", out, *RUN[:-3], "--jobs", "2", "--quiet")
+    stop_after_first_chunk(run, work, signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    return work
+
+
+def saved_files(work: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+def test_after_an_interrupted_two_worker_run_a_plain_rerun_keeps_the_work_and_resume_reuses_it(long_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    work = interrupted_two_worker_run(long_clip, out)
+    before = saved_files(work)
+    saved = len(list(work.glob("chunk-*.json")))
+    assert saved >= 1
+
+    rerun = slowmo(long_clip, "-o", out, *RUN[:-3], "--jobs", "2", "--quiet")  # the same command, no --resume
+    stdout, stderr = rerun.communicate(timeout=120)
+    assert rerun.returncode == 1 and stdout == "" and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "add --resume" in stderr and "--fresh" in stderr, stderr
+    assert saved_files(work) == before and not out.exists()  # kept byte for byte, nothing published
+
+    resumed = slowmo(long_clip, "-o", out, *RUN[:-3], "--jobs", "2", "--quiet", "--resume")
+    stdout, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    assert stderr.splitlines()[0] == f"slowmo: resuming: {saved} of 9 chunks saved in {work} are reused"  # first
+    report = json.loads(stdout)
+    assert report["resumed_chunks"] == saved and report["jobs"] == 2
+    assert probe(out).frame_count == 71 * 4 + 1 and not work.exists()
+
+
+def test_resume_with_other_options_says_why_first_and_keeps_the_work_unless_fresh(long_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    work = interrupted_two_worker_run(long_clip, out)
+    before = saved_files(work)
+    other = ["--factor", "2", "--chunk-frames", "9", "--engine", "flow", "--jobs", "2", "--quiet"]
+    refused = slowmo(long_clip, "-o", out, *other, "--resume")
+    stdout, stderr = refused.communicate(timeout=120)
+    assert refused.returncode == 1 and stdout == ""
+    assert "cannot be resumed: it was made with factor 4 (now 2)" in stderr and len(stderr.strip().splitlines()) == 1
+    assert saved_files(work) == before
+
+    fresh = slowmo(long_clip, "-o", out, *other, "--fresh")
+    stdout, stderr = fresh.communicate(timeout=300)
+    assert fresh.returncode == 0, stderr
+    assert json.loads(stdout)["resumed_chunks"] == 0 and probe(out).frame_count == 71 * 2 + 1

@@ -172,6 +172,22 @@ def _thread_env(threads: int):
                 os.environ[name] = value
 
 
+@contextmanager
+def _children_ignore_ctrl_c():
+    """Workers start with Ctrl-C ignored. A spawned worker sets SIG_IGN itself only once its bootstrap
+    (a fresh interpreter importing numpy and OpenCV: seconds on a loaded machine) is over; a Ctrl-C to
+    the process group before that killed it with a traceback and status 1, which the parent could take
+    for a failed worker. A child inherits an ignored signal through exec, and Python keeps it ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_main(tasks, results, settings: RenderSettings, store_path: str, threads: int) -> None:
     """A worker process: render the chunks it is given until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
@@ -255,7 +271,7 @@ def run_parallel(frames: Iterable, chunks: Sequence[Chunk], settings: RenderSett
             for _ in range(jobs):
                 tasks.put(None)
 
-    with _thread_env(threads):
+    with _thread_env(threads), _children_ignore_ctrl_c():
         workers = [context.Process(target=_worker_main, args=(tasks, results, settings, str(store.path), threads),
                                    name=f"slowmo-worker-{n}", daemon=True) for n in range(jobs)]
         for worker in workers:
