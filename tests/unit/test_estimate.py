@@ -70,3 +70,22 @@ def test_local_time_adds_the_stages_and_scales_by_their_overlap():
     stages = 10 * (0.01 + 0.005) + 9 * 0.1 + 27 * 0.02 + 37 * 0.03
     assert local_seconds(counts, cal, compare=False) == pytest.approx(0.5 + 0.8 * stages)
     assert local_seconds(counts, cal, compare=True) == pytest.approx(0.5 + 0.8 * (stages + 37 * 0.05))
+
+
+def test_estimate_calibrates_a_k64_job_quickly_and_models_jobs_and_png(run_cli, clip):
+    code, out, err = run_cli("estimate", clip, "-k", "64", "--json")
+    assert code == 0, err
+    video = json.loads(out)
+    assert video["calibration"]["measured_in_s"] <= 10 and video["output_kind"] == "video" and video["jobs"] >= 1
+    code, out, err = run_cli("estimate", clip, "-k", "64", "-o", "frames/", "--jobs", "2", "--json")
+    assert code == 0, err
+    png = json.loads(out)
+    assert png["output_kind"] == "png" and png["jobs"] == 2
+    assert png["output_size_bytes"] > 5 * video["output_size_bytes"]  # PNG frames are far larger than H.264
+
+
+def test_run_says_its_plan_before_any_work(run_cli, clip, tmp_path):
+    code, out, err = run_cli("-v", "run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--engine", "blend")
+    assert code == 0, err
+    first = err.splitlines()[0]
+    assert first.startswith("slowmo: plan: 47 output frames (24 fps video), 1.96 s, about ") and "roughly" in first

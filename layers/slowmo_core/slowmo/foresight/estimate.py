@@ -403,7 +403,7 @@ def estimate_job(input_path: str | os.PathLike, options: JobOptions, *, limits: 
     counts = count_plan(plan)
     if callable(jobs):
         jobs = jobs(info, options, plan)
-    jobs = max(1, min(int(jobs or 1), len(plan.chunks) or 1))
+    jobs = max(1, int(jobs or 1))  # run_jobs already counts the chunks run would make
     fits, exceeded = True, None
     try:
         limits.check_file_size(os.path.getsize(info.path), Path(info.path).name)
