@@ -7,6 +7,12 @@
   boundary: it runs the real model-server handler (``slowmo.modelserver.handler.handle_request``) on the
   request JSON in S3, stores the response at the OutputLocation, and publishes SageMaker's own
   notification format to the success or error topic, which moto delivers to ResumeFunction.
+* ``InProcessLambdas`` also holds the account's concurrency quota: at most ``concurrency_limit``
+  invocations run at once (default 10, what new accounts get; "Lambda quotas",
+  https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); one more is refused with
+  TooManyRequestsException (HTTP 429, Reason ConcurrentInvocationLimitExceeded;
+  https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), which a Step Functions task
+  sees as Lambda.TooManyRequestsException and handles with its Retry rules.
 * ``CloudStack`` creates the buckets, tables, topics, functions and the state machine from the REAL
   ``statemachine/slow_motion.asl.json`` with template.yaml's DefinitionSubstitutions applied, and
   runs it with moto's Step Functions interpreter (``execute_state_machine``).
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from aws_semantics import EndpointLifecycle
+from aws_semantics import EndpointLifecycle, S3Limits, StepFunctionsLimits
 from iam_harness import SAGEMAKER_ROLE, IamEnforcer, Resolver, acting_as, translated_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +59,7 @@ FUNCTIONS = {
     "EncodeChunkFunction": "encode_chunk",
     "AssembleFunction": "assemble",
     "FinishJobFunction": "finish_job",
+    "SettleJobFunction": "settle_job",
 }
 
 _HANDLERS: dict[str, Callable] = {}
@@ -262,8 +269,12 @@ def substitute(values: dict[str, str], text: str | None = None) -> str:
 class InProcessLambdas:
     """Route moto's Lambda invocations to the real handlers, in this process."""
 
-    def __init__(self, names: dict[str, str] | None = None):
+    def __init__(self, names: dict[str, str] | None = None, concurrency_limit: int = 10):
         self.names = dict(names or {})  # deployed function name -> functions/<folder>
+        self.concurrency_limit = concurrency_limit  # the account's concurrent executions quota
+        self.running = 0  # invocations in progress now
+        self.peak = 0  # the most that ran at once
+        self.throttled: list[str] = []  # function name of every invocation refused for concurrency
         self.overrides: dict[str, Callable] = {}  # deployed function name -> stand-in handler (scale tests)
         self.calls: list[tuple[str, dict]] = []
         self.errors: list[tuple[str, str]] = []
@@ -293,10 +304,24 @@ class InProcessLambdas:
         router = self
 
         def fake_invoke(fn_self, body, request_headers, response_headers):
+            from moto.awslambda.exceptions import LambdaClientError
+
             event = json.loads(body) if body else {}
             if isinstance(event, str):
                 event = json.loads(event)
-            result, failed = router.invoke(fn_self.function_name, event)
+            with router._lock:
+                if router.running >= router.concurrency_limit:
+                    router.throttled.append(fn_self.function_name)
+                    error = LambdaClientError("TooManyRequestsException", "Rate Exceeded.")
+                    error.code = 429
+                    raise error
+                router.running += 1
+                router.peak = max(router.peak, router.running)
+            try:
+                result, failed = router.invoke(fn_self.function_name, event)
+            finally:
+                with router._lock:
+                    router.running -= 1
             if failed:
                 response_headers["x-amz-function-error"] = "Unhandled"
             payload = json.dumps(result).encode()
@@ -491,7 +516,8 @@ class CloudStack:
     def create(self, monkeypatch, *, chunk_frames: int = 4, default_factor: int = 4, default_engine: str = "blend",
                fail_chunks: dict[int, str] | None = None, map_concurrency: int | None = None,
                chunk_attempts: int = 1, chunk_timeout_seconds: int = 120, chunk_retry_delay_seconds: int = 0,
-               extract_range_frames: int = 4) -> CloudStack:
+               extract_range_frames: int = 4, account_concurrency: int = 10,
+               extract_map_concurrency: int | None = None) -> CloudStack:
         if map_concurrency is not None:
             self.map_concurrency = map_concurrency
         self.endpoint_name = self.endpoint_name or endpoint_name_for(self.stack_name)
@@ -536,6 +562,7 @@ class CloudStack:
         values = {f"{k}Arn": v for k, v in self.function_arns.items()}
         values.update({"JobsTableName": self.jobs_table, "WorkBucketName": self.work_bucket,
                        "NotificationTopicArn": self.topics["NotificationTopic"], "MapConcurrency": str(self.map_concurrency),
+                       "ExtractMapConcurrency": str(extract_map_concurrency or self.map_concurrency),
                        "ChunkAttempts": str(chunk_attempts), "ChunkTimeoutSeconds": str(chunk_timeout_seconds),
                        "ChunkRetryDelaySeconds": str(chunk_retry_delay_seconds)})
         self.definition = substitute(values)
@@ -552,7 +579,7 @@ class CloudStack:
         }
         for key, value in self.env.items():
             monkeypatch.setenv(key, value)
-        self.lambdas = InProcessLambdas(names)
+        self.lambdas = InProcessLambdas(names, concurrency_limit=account_concurrency)
         self.endpoint = FakeAsyncEndpoint(name=self.endpoint_name, output_prefix=f"s3://{self.work_bucket}/async/out/",
                                           success_topic=self.topics["InferenceSuccessTopic"],
                                           error_topic=self.topics["InferenceErrorTopic"], fail=fail_chunks)
@@ -648,6 +675,28 @@ class CloudStack:
                 out.append({"Subject": envelope.get("Subject"), "Message": envelope.get("Message")})
                 sqs.delete_message(QueueUrl=self.operator_queue, ReceiptHandle=m["ReceiptHandle"])
 
+    def execution_ended(self, execution_arn: str) -> dict | None:
+        """EventBridge's "Step Functions Execution Status Change" for this execution, delivered as the
+        template's rule delivers it: matched against the rule's real pattern (moto's EventBridge matcher), then
+        to its target. Returns the target's answer, or None when the rule does not match."""
+        desc = self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        detail = {k: desc.get(k) for k in ("executionArn", "stateMachineArn", "name", "status", "input", "output",
+                                           "error", "cause")}
+        detail.update(startDate=int(desc["startDate"].timestamp() * 1000),
+                      stopDate=int(desc["stopDate"].timestamp() * 1000) if desc.get("stopDate") else None)
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Step Functions Execution Status Change",
+                 "source": "aws.states", "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "region": REGION, "resources": [execution_arn], "detail": detail}
+        rule = translated_template()["Resources"]["SettleJobFunctionExecutionEnded"]["Properties"]
+        pattern = self.resolver().resolve(rule["EventPattern"])
+        from moto.events.models import EventPattern  # moto's EventBridge pattern matcher
+
+        if not EventPattern.load(json.dumps(pattern)).matches_event(event):
+            return None
+        result, failed = self.lambdas.invoke("SettleJobFunction", event)
+        assert not failed, result
+        return result
+
     def history(self, execution_arn: str) -> list[dict]:
         return self.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 
@@ -711,6 +760,8 @@ def running_stack(monkeypatch, stack: ExitStack, **kwargs) -> CloudStack:
     # entered first so it is checked last: the endpoint's worker threads have finished by then
     cloud.iam = stack.enter_context(IamEnforcer(cloud, template_text=template_text))
     cloud.lifecycle = stack.enter_context(EndpointLifecycle(ACCOUNT, REGION))
+    cloud.sfn_limits = stack.enter_context(StepFunctionsLimits())
+    cloud.s3_limits = stack.enter_context(S3Limits())
     stack.enter_context(cloud.lambdas)
     stack.enter_context(cloud.endpoint)
     return cloud

@@ -15,6 +15,8 @@ from contextlib import ExitStack
 import pytest
 from cloud_fixtures import running_stack
 
+from slowmo.cloud.media import group_pointer
+
 pytestmark = pytest.mark.slow
 
 CHUNKS = 2000
@@ -38,7 +40,8 @@ def test_manifest_items_are_pointers_not_frames():
 
 def test_two_thousand_chunks_keep_every_state_payload_small(monkeypatch):
     with ExitStack() as stack:
-        cloud = running_stack(monkeypatch, stack, chunk_frames=16, default_factor=8, map_concurrency=40)
+        cloud = running_stack(monkeypatch, stack, chunk_frames=16, default_factor=8, map_concurrency=40,
+                              account_concurrency=1000)
         cloud_sfn = cloud.client("stepfunctions")
         s3 = cloud.client("s3")
         manifest = _chunk_manifest(CHUNKS)
@@ -57,11 +60,12 @@ def test_two_thousand_chunks_keep_every_state_payload_small(monkeypatch):
             if event["step"] == "scan":
                 return {"range": event["range"]["index"], "frames": 5400, "cuts": 0}
             if event["step"] == "cut":
-                return {"group": event["group"]["index"], "chunks": len(event["group"]["chunks"]), "frames": 5400}
+                group = event["group"]
+                return {"group": group["index"], "chunks": group["lastChunk"] - group["firstChunk"] + 1, "frames": 5400}
             key = prefix + "manifest.json"
             s3.put_object(Bucket=cloud.work_bucket, Key=key, Body=json.dumps(manifest).encode())
-            groups = [{"index": g, "chunks": manifest[g * 360:(g + 1) * 360][:3], "seek": None, "first": 0, "last": 1,
-                       "frames": 5400} for g in range(ranges)]
+            groups = [group_pointer({"index": g, "chunks": manifest[g * 360:(g + 1) * 360], "seek": None, "first": 0,
+                                     "last": 1, "frames": 5400}) for g in range(ranges)]
             s3.put_object(Bucket=cloud.work_bucket, Key=prefix + "extract/groups.json", Body=json.dumps(groups).encode())
             result = {"manifest": {"Bucket": cloud.work_bucket, "Key": key}, "chunkCount": CHUNKS,
                       "groups": {"Bucket": cloud.work_bucket, "Key": prefix + "extract/groups.json"}, "groupCount": ranges,
@@ -119,3 +123,94 @@ def test_two_thousand_chunks_keep_every_state_payload_small(monkeypatch):
         assert max(sizes) < 2048
         assert len(desc.get("output", "")) < 1024
         print(f"{CHUNKS} chunks in {elapsed:.1f} s; largest parent payload {largest} B, largest task input {max(sizes)} B")
+
+
+# ------------------------------------------------------------------------------------------- admitted maxima
+# The largest jobs admission accepts at the template's defaults (ChunkFrames 16, ExtractRangeFrames 5400),
+# planned with the real planners at their real size: every state's input, output and a Map's collected
+# results must stay within 262,144 bytes (tests/aws_semantics.StepFunctionsLimits fails the execution
+# with the uncatchable States.DataLimitExceeded otherwise).
+ADMITTED_MAXIMA = {  # name: (width, height, fps, seconds, options)
+    "1080p120-13min": (1920, 1080, 120, 13 * 60, {"factor": 2, "compare": True}),
+    "720p240-7min": (1280, 720, 240, 7 * 60, {"factor": 4, "compare": True}),
+    "1080p60-32min": (1920, 1080, 60, 32 * 60, {"factor": 3, "compare": True}),
+    "4K30-10min": (3840, 2160, 30, 10 * 60, {"factor": 4, "compare": True}),
+    "1080p30-60min": (1920, 1080, 30, 60 * 60, {"factor": 3, "compare": True}),
+}
+RANGE_FRAMES = 5400  # template.yaml ExtractRangeFrames
+CHUNK_FRAMES = 16  # template.yaml ChunkFrames
+
+
+def _real_plan(width: int, height: int, fps: int, seconds: int):
+    """ranges.json, the manifest and groups.json as Extract writes them for a video of this shape."""
+    from slowmo.timeline.chunks import plan_chunks
+    from slowmo.timeline.ranges import cut_groups, frames_per_range, split_ranges
+
+    frames = fps * seconds
+    pts = [i * 512 for i in range(frames)]  # a 1/(512 fps) time base, as MP4 muxers write
+    keyframes = pts[:: 2 * fps]  # a keyframe every 2 s, as phones write
+    ranges = split_ranges(pts, keyframes, frames_per_range(RANGE_FRAMES, width, height))
+    manifest = [{"index": c.index, "start": c.start, "end": c.end} for c in plan_chunks(frames, CHUNK_FRAMES)]
+    groups = [group_pointer(g) for g in cut_groups(manifest, pts, keyframes, frames_per_range(RANGE_FRAMES, width, height),
+                                                   ranges)]
+    return [r.to_dict() for r in ranges], manifest, groups
+
+
+@pytest.mark.parametrize("job", list(ADMITTED_MAXIMA))
+def test_admitted_maximum_jobs_keep_every_state_within_256_kib(monkeypatch, job):
+    from aws_semantics import PAYLOAD_LIMIT
+    from cloud_fixtures import eventbridge_object_created
+
+    from slowmo.cloud.admission import judge
+    from slowmo.foresight import capacity
+
+    width, height, fps, seconds, options = ADMITTED_MAXIMA[job]
+    judge(capacity.Source.of_length(width, height, fps, seconds), options, "clip.mp4")  # admitted: no refusal
+    ranges, manifest, groups = _real_plan(width, height, fps, seconds)
+    with ExitStack() as stack:
+        cloud = running_stack(monkeypatch, stack, chunk_frames=CHUNK_FRAMES, map_concurrency=16,
+                              extract_map_concurrency=8, account_concurrency=1000)
+        s3 = cloud.client("s3")
+
+        def extract(event, context):  # what each Extract step writes and returns, at the job's real size
+            prefix = f"jobs/{event['jobId']}/"
+            work = cloud.work_bucket
+            if event["step"] == "index":
+                s3.put_object(Bucket=work, Key=prefix + "extract/ranges.json", Body=json.dumps(ranges).encode())
+                return {"ranges": {"Bucket": work, "Key": prefix + "extract/ranges.json"}, "rangeCount": len(ranges)}
+            if event["step"] == "scan":
+                return {"range": event["range"]["index"], "frames": RANGE_FRAMES, "cuts": 0}
+            if event["step"] == "cut":
+                group = event["group"]
+                return {"group": group["index"], "chunks": group["lastChunk"] - group["firstChunk"] + 1,
+                        "frames": group["frames"]}
+            s3.put_object(Bucket=work, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
+            s3.put_object(Bucket=work, Key=prefix + "extract/groups.json", Body=json.dumps(groups).encode())
+            return {"manifest": {"Bucket": work, "Key": prefix + "manifest.json"},
+                    "groups": {"Bucket": work, "Key": prefix + "extract/groups.json"}, "groupCount": len(groups),
+                    "outputs": ["video", "compare"], "chunkCount": len(manifest), "sourceFrames": fps * seconds,
+                    "outputFrames": (fps * seconds - 1) * options["factor"] + 1, "fps": f"{fps}/1",
+                    "width": width, "height": height}
+
+        def invoke(event, context):  # the endpoint refuses every chunk: the run ends after its first Map items
+            raise ValueError(f"stand-in endpoint: chunk {event['chunk']['index']} not interpolated")
+
+        cloud.lambdas.overrides.update({"ExtractFunction": extract, "InvokeEndpointFunction": invoke})
+        s3.put_object(Bucket=cloud.input_bucket, Key="uploads/clip.mp4", Body=b"\0" * 1024)
+        head = s3.head_object(Bucket=cloud.input_bucket, Key="uploads/clip.mp4")
+        monkeypatch.setattr("slowmo.cloud.admission.admit", lambda *a, **k: None)  # the 1 kB stand-in has no index
+        event = eventbridge_object_created(cloud.input_bucket, "uploads/clip.mp4", size=1024, etag=head["ETag"],
+                                           version_id=head.get("VersionId"))
+        desc = cloud.wait(cloud.start(event), timeout=600)
+        # it got through Extract's Maps and planning, and failed where the stand-in endpoint refused (a caught,
+        # recorded failure), not on a payload limit
+        assert desc["status"] == "FAILED" and desc.get("error") != "States.DataLimitExceeded", desc
+        job_item = cloud.client("dynamodb").scan(TableName=cloud.jobs_table)["Items"][0]
+        assert job_item["status"]["S"] == "FAILED" and "not interpolated" in job_item["failureReason"]["S"], job_item
+        assert int(job_item["chunksTotal"]["N"]) == len(manifest)
+        largest = cloud.sfn_limits.largest
+        for state in ("ReadIndex", "ScanRanges", "ScanRange", "PlanChunks", "CutChunks", "CutChunk", "RecordPlan"):
+            assert state in largest, (state, sorted(largest))
+        assert max(largest.values()) <= PAYLOAD_LIMIT
+        print(f"\n{job}: {len(ranges)} ranges, {len(groups)} groups, {len(manifest)} chunks; largest payloads (bytes): "
+              + ", ".join(f"{k} {v}" for k, v in sorted(largest.items(), key=lambda kv: -kv[1])[:8]))

@@ -149,7 +149,7 @@ class JobStore:
             # a re-run takes over a FAILED job only: progress restarts, the old outcome is cleared
             update = update.replace("chunksDone = if_not_exists(chunksDone, :zero)", "chunksDone = :zero")
             update += (" REMOVE failureReason, finishedAt, outputs, chunkError, chunkCause, failedChunk, "
-                       "failedAttempts, chunksTotal")
+                       "failedAttempts, chunksTotal, extractError, extractCause")
             condition = "attribute_not_exists(#x) OR #x = :arn OR #s = :failed"
             values[":failed"] = FAILED
         try:
@@ -198,6 +198,29 @@ class JobStore:
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
+        return _plain(resp["Attributes"])
+
+
+    def settle_abandoned(self, job_id: str, execution_arn: str, reason: str) -> dict[str, Any] | None:
+        """Mark FAILED a job its execution left behind (the execution failed outside every Catch, timed out
+        or was stopped): only while that execution still owns it and it is not finished. None otherwise."""
+        from botocore.exceptions import ClientError
+
+        now = _now()
+        try:
+            resp = self.table.update_item(
+                Key={"jobId": job_id},
+                UpdateExpression="SET #s = :failed, failureReason = :reason, updatedAt = :now, finishedAt = :now",
+                ConditionExpression="#x = :arn AND NOT #s IN (:failed, :succeeded)",
+                ExpressionAttributeNames={"#s": "status", "#x": "executionArn"},
+                ExpressionAttributeValues={":failed": FAILED, ":succeeded": SUCCEEDED, ":reason": reason,
+                                           ":arn": execution_arn, ":now": now},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return None
         return _plain(resp["Attributes"])
 
 

@@ -296,8 +296,8 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     # the request builder reads its slice from plan.json.
     timed = not is_uniform(timing)
     manifest = [{**chunk.to_dict(), **({"timed": True} if timed else {})} for chunk in timing.chunks]
-    groups = cut_groups(manifest, pts, container.keyframes, frames_per_range(group_frames, info.width, info.height),
-                        ranges)
+    groups = [group_pointer(g) for g in cut_groups(manifest, pts, container.keyframes,
+                                                   frames_per_range(group_frames, info.width, info.height), ranges)]
     _put_json(s3, layout.work_bucket, layout.plan_key, plan)
     _put_json(s3, layout.work_bucket, layout.manifest_key, manifest)
     _put_json(s3, layout.work_bucket, layout.groups_key, groups)
@@ -313,6 +313,26 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
         "width": info.width,
         "height": info.height,
     }
+
+
+def group_pointer(group: dict[str, Any]) -> dict[str, Any]:
+    """A cut group as its Map item: the first and last chunk index instead of the list of its chunks (a group
+    of 5,400 frames in chunks of 3 would carry 2,700 of them, over 100 kB in one state's input)."""
+    chunks = group["chunks"]
+    return {**{k: v for k, v in group.items() if k != "chunks"},
+            "firstChunk": int(chunks[0]["index"]), "lastChunk": int(chunks[-1]["index"])}
+
+
+def group_chunks(s3, layout: JobLayout, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The planned chunks a cut item points at, read from the manifest (chunk i is the manifest's entry i)."""
+    if "chunks" in item:
+        return item["chunks"]
+    manifest = _get_json(s3, layout.work_bucket, layout.manifest_key)
+    chunks = manifest[int(item["firstChunk"]):int(item["lastChunk"]) + 1]
+    if not chunks or int(chunks[0]["index"]) != int(item["firstChunk"]) or \
+            int(chunks[-1]["index"]) != int(item["lastChunk"]):
+        raise RuntimeError(f"internal error: chunks {item['firstChunk']}-{item['lastChunk']} are not in the manifest")
+    return chunks
 
 
 def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, Any], workdir: str | None = None,
@@ -336,7 +356,7 @@ def cut_range(*, s3, layout: JobLayout, source: dict[str, Any], item: dict[str, 
     plan = load_plan(s3, layout)
     depth = _working_depth(container, plan["options"])
     fps = Fraction(plan["fps"])
-    chunks = item["chunks"]
+    chunks = group_chunks(s3, layout, item)
     base = int(chunks[0]["start"])
     first_pts, last_pts, expected = int(item["first"]), int(item["last"]), int(item["frames"])
     tmp = tempfile.mkdtemp(prefix="slowmo-cut-", dir=workdir)
