@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from fractions import Fraction
 
 from slowmo.errors import InputError
@@ -128,18 +129,22 @@ def audio_args(mode: str, slowdown, *, segments=None, sample_rate: int | None = 
 
 def mux_audio(video_path: str, source_path: str, out_path: str, *, mode: str, slowdown: Fraction, duration: float,
               segments=None, sample_rate: int | None = None, source_offset: float = 0.0,
-              delay: float | None = None) -> None:
+              delay: float | None = None, subtitles: Sequence[str] = ()) -> None:
     """Copy video_path's video and source_path's first audio stream, filtered, into out_path.
 
     With `segments` (a speed curve's constant-tempo pieces, see curve_audio_graph) the audio follows
     the curve and covers only the curve's source window; otherwise one tempo, 1/slowdown.
+    subtitles: retimed subtitle files (slowmo.media.subtitles.retime_subtitles) added as tracks.
     """
+    from slowmo.media.subtitles import subtitle_mux_args
+
     audio = ["-map", "0:v:0", *audio_args(mode, slowdown, segments=segments, sample_rate=sample_rate,
                                           source_offset=source_offset, delay=delay)]
+    sub_inputs, sub_maps = subtitle_mux_args(subtitles, out_path, 2)
     run_ffmpeg([
         "-loglevel", "error",
-        "-i", video_path, "-i", source_path,
-        *audio,
+        "-i", video_path, "-i", source_path, *sub_inputs,
+        *audio, *sub_maps,
         "-c:v", "copy",
         "-c:a", "aac", "-b:a", AUDIO_BITRATE,
         "-t", f"{duration:.6f}",
