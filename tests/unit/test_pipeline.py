@@ -166,3 +166,14 @@ def test_a_run_failing_in_the_encode_or_mux_step_leaves_the_existing_output_alon
         run_job(clip, final, JobOptions(factor=2, engine="blend", audio="stretch"))
     assert final.read_bytes() == b"yesterday's result"
     assert [p.name for p in tmp_path.iterdir()] == ["slow.mp4"]  # no partial file beside it either
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_trimmed_run_reports_the_source_frames_it_used_not_those_before_the_trim(make_clip, tmp_path, jobs):
+    """--trim 2:4 of a 24 fps clip uses source frames 48..96 (4 s is the upper bracket of the last output frame):
+    49 frames, not the 97 counted from 0 s."""
+    source = make_clip("trim-report", width=96, height=64, fps=24, frames=144, audio=False)
+    report = run_job(source, tmp_path / f"trim{jobs}.mp4", JobOptions(factor=2, engine="blend", trim="2:4"),
+                     jobs=jobs, chunk_frames=17)
+    assert report.source_frames == 49
+    assert report.output_frames == probe(tmp_path / f"trim{jobs}.mp4").frame_count == 96

@@ -32,6 +32,29 @@ def test_log_lines_are_rate_limited_and_show_frames_fps_and_eta():
     assert stream.getvalue().splitlines()[-1] == "slowmo: 1000/1000 frames (100%), 90.9 fps, done in 11s"
 
 
+def test_the_last_line_is_printed_once_when_the_last_frames_arrive_on_an_interval():
+    """The update that finishes the run fell on a 5 s boundary: it printed `done`, and close() printed it again."""
+    stream, clock = io.StringIO(), Clock()
+    bar = LogLines(100, stream=stream, interval_s=5, clock=clock)
+    clock.now += 2
+    bar.update(40)
+    clock.now += 4
+    bar.update(60)  # 6 s: a line is due, and it is the last
+    clock.now += 0.5
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert lines == ["slowmo: 100/100 frames (100%), 16.7 fps, done in 6s"], lines
+
+
+def test_close_before_the_end_says_where_it_stopped_once():
+    stream, clock = io.StringIO(), Clock()
+    bar = LogLines(100, stream=stream, interval_s=5, clock=clock)
+    clock.now += 10
+    bar.update(50)
+    bar.close()  # nothing new since the last line: no second copy of it
+    assert stream.getvalue().splitlines() == ["slowmo: 50/100 frames (50%), 5.0 fps, ETA 10s"]
+
+
 def test_a_resumed_run_counts_earlier_frames_but_not_in_its_rate():
     stream, clock = io.StringIO(), Clock()
     bar = LogLines(1000, initial=600, stream=stream, interval_s=5, clock=clock)

@@ -237,3 +237,48 @@ def test_resume_with_other_options_says_why_first_and_keeps_the_work_unless_fres
     stdout, stderr = fresh.communicate(timeout=300)
     assert fresh.returncode == 0, stderr
     assert json.loads(stdout)["resumed_chunks"] == 0 and probe(out).frame_count == 71 * 2 + 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_after_ctrl_c_on_a_terminal_the_message_is_the_last_thing_shown(long_clip, tmp_path, jobs):
+    """stderr a terminal (a live bar): after Ctrl-C the bar is left where it stopped and the message comes
+    under it; the bar was redrawn below the message (tqdm closing itself when the process ended)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    out = tmp_path / "out.mp4"
+    work = work_folder_for(out, tmp_path)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # a 0-column terminal shows no bar
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "slowmo_core")}
+    run = subprocess.Popen([sys.executable, "-m", "slowmo.cli", "run", long_clip, "-o", out,  # noqa: S603
+                            *RUN[:-3], "--jobs", jobs], stdout=subprocess.PIPE, stderr=slave, env=env,
+                           start_new_session=True)
+    os.close(slave)
+    shown = bytearray()
+
+    def read_terminal():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the run closed the terminal
+                return
+            if not data:
+                return
+            shown.extend(data)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    stop_after_first_chunk(run, work, signal.SIGINT)
+    assert run.wait(timeout=60) == 130
+    reader.join(timeout=10)
+    os.close(master)
+    text = shown.decode(errors="replace")
+    message = text.rfind("slowmo: interrupted; no output was published")
+    assert message >= 0 and "--resume" in text[message:], text
+    assert "%|" in text[:message]  # the bar was shown before it
+    assert text[message - 2:message] == "\r\n", repr(text[message - 200:message])  # on a line of its own
+    assert text[message:].endswith("to continue\r\n"), repr(text[message:])  # and nothing after it

@@ -136,8 +136,8 @@ def assembled_records(records: list[dict]) -> list[dict]:
 
 def summarise(records: list[dict]) -> SynthesisReport:
     report = SynthesisReport()
-    if records:
-        report.source_frames = records[-1]["end"] + 1
+    if records:  # the frames the chunks span: a trimmed run counts from its first frame, not from 0 s
+        report.source_frames = records[-1]["end"] - records[0]["start"] + 1
     report.output_frames = sum(r["frames"] for r in records)
     report.interpolated_pairs = sum(r["interpolated_pairs"] for r in records)
     report.repeated_pairs = sum(r["repeated_pairs"] for r in records)
@@ -376,19 +376,35 @@ def execute_chunks(job: PreparedJob, store: ChunkStore, done: dict[int, dict],
         bar = progress(plan.output_count, initial=sum(r["frames"] for r in done.values())) if progress else None
         frames = _window(read_frames(info, depth=job.depth), plan.first_frame, plan.last_frame)  # a trim keeps only these
         on_frames = bar.update if bar is not None else None
-        if job.jobs > 1:
-            fresh = run_parallel(frames, plan.chunks, job.settings, store, done, job.jobs, on_frames)
-        else:
-            fresh = run_serial(frames, plan.chunks, job.settings, store, done, job.engine, on_frames)
-        if bar is not None:
-            bar.close()
+        with _progress_ended(bar):
+            if job.jobs > 1:
+                fresh = run_parallel(frames, plan.chunks, job.settings, store, done, job.jobs, on_frames)
+            else:
+                fresh = run_serial(frames, plan.chunks, job.settings, store, done, job.engine, on_frames)
     records = assembled_records([*done.values(), *fresh])
     report = summarise(records)
     if report.source_frames < 2:
         raise InputError(f"{Path(info.path).name}: only {report.source_frames} frame could be decoded; need at least 2")
     if report.source_frames < plan.last_frame - plan.first_frame + 1 or report.output_frames != plan.output_count:
-        raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of {info.frame_count} frames")
+        raise InputError(f"{Path(info.path).name}: is truncated or corrupt: decoded {report.source_frames} of the "
+                         f"{plan.last_frame - plan.first_frame + 1} frames it needs")
     return records
+
+
+@contextlib.contextmanager
+def _progress_ended(bar):
+    """The progress ends here, whatever happens: finished, its last line; interrupted or failed, stopped where
+    it is (a terminal bar stays as it stood, on a line of its own; log lines add nothing), before the one line
+    that says why. A bar left open was redrawn under that line when the process ended."""
+    if bar is None:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        getattr(bar, "stop", bar.close)()
+        raise
+    bar.close()
 
 
 def publish(job: PreparedJob, store: ChunkStore, records: list[dict]) -> None:

@@ -44,6 +44,7 @@ class LogLines:
         self._clock = clock
         self._started = clock()
         self._last_line = self._started
+        self._printed: int | None = None  # the count the last line showed
         self._closed = False
 
     def update(self, n: int = 1) -> None:
@@ -54,9 +55,16 @@ class LogLines:
             self._print(now)
 
     def close(self) -> None:
+        """The last line, unless the last line printed already shows this count (the final update often
+        falls on an interval, and printed `done` itself)."""
         if not self._closed:
             self._closed = True
-            self._print(self._clock())
+            if self._printed != self.done:
+                self._print(self._clock())
+
+    def stop(self) -> None:
+        """End without a last line: the run was interrupted or failed, and says so in its own line."""
+        self._closed = True
 
     def line(self, now: float) -> str:
         elapsed = now - self._started
@@ -71,6 +79,7 @@ class LogLines:
         return f"{text}, ETA unknown"
 
     def _print(self, now: float) -> None:
+        self._printed = self.done
         print(self.line(now), file=self._stream, flush=True)
 
 
