@@ -19,7 +19,9 @@ def to_rgb_filter(video) -> str:
     """The scale filter that turns the decoded YUV into RGB with the matrix and range the video is tagged with;
     untagged, the matrix a player assumes for its size (ColorTags.matrix_for)."""
     matrix = video.color.matrix_for(video.coded_width, video.coded_height)
-    return f"scale=in_color_matrix={matrix}:in_range={video.color.range or 'tv'}:flags=bicubic"
+    rgb = f"scale=in_color_matrix={matrix}:in_range={video.color.range or 'tv'}:flags=bicubic"
+    deinterlace = getattr(video, "deinterlace", None)  # interlaced input: fields first (slowmo.media.interlace)
+    return f"{deinterlace},{rgb}" if deinterlace else rgb
 
 
 def decode_args(info: VideoInfo, *, fps: Fraction | None = None, max_frames: int | None = None, depth: int = 8) -> list[str]:

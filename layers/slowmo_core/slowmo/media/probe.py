@@ -121,6 +121,8 @@ class VideoInfo:
     master_display: str | None = None  # HDR10 mastering display, x265's master-display= syntax
     max_cll: str | None = None  # HDR10 content light level "MaxCLL,MaxFALL"
     hdr_dynamic: str | None = None  # "HDR10+" or "Dolby Vision" when the source carries dynamic metadata
+    # the deinterlacing filter decoding applies (slowmo.media.interlace.deinterlaced_info); None: none
+    deinterlace: str | None = None
     # every decoded frame's time (seconds from the first frame); not part of to_dict (it can be long)
     timestamps: FrameTimes | None = field(default=None, compare=False, repr=False)
 
