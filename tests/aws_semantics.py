@@ -161,6 +161,16 @@ class EndpointLifecycle:
             endpoint.endpoint_status = "Updating"
             return ActionResult({"EndpointArn": endpoint.arn})
 
+        original_add_tags = SageMakerModelBackend.add_tags
+
+        def add_tags(backend, arn, tags):
+            name = arn.rsplit(":endpoint/", 1)[1] if ":endpoint/" in arn else None
+            endpoint = backend.endpoints.get(name) if name else None
+            if endpoint is not None and endpoint.endpoint_status in ("Failed", "Deleting"):
+                raise ValidationError(message=f"Cannot tag endpoint \"{arn}\" in status {endpoint.endpoint_status}; "
+                                              "the only operation allowed is DeleteEndpoint.")
+            return original_add_tags(backend, arn, tags)
+
         def check_in_service(resource_id: str) -> None:
             parts = resource_id.split("/")
             if len(parts) >= 2 and parts[0] == "endpoint":
@@ -182,6 +192,7 @@ class EndpointLifecycle:
 
         self._patches = [
             mock.patch.object(SageMakerModelBackend, "create_endpoint", create_endpoint),
+            mock.patch.object(SageMakerModelBackend, "add_tags", add_tags),
             mock.patch.object(SageMakerResponse, "update_endpoint", update_endpoint, create=True),
             mock.patch.object(ApplicationAutoscalingBackend, "register_scalable_target", register_scalable_target),
             mock.patch.object(ApplicationAutoscalingBackend, "put_scaling_policy", put_scaling_policy),

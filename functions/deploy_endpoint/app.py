@@ -3,6 +3,9 @@
 POST   /endpoint  {"instanceType"?, "maxInstances"?}  -> creates/updates it (returns at once; poll GET)
 GET    /endpoint                                      -> status, instance counts, scaling
 DELETE /endpoint                                      -> removes endpoint, configs, models, scaling
+
+A bad request or a refused instance quota is a 400 naming the quota; an endpoint that is busy, failed
+(it is deleted: SageMaker allows nothing else) or being deleted is a 409 that says when to POST again.
 """
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -43,7 +46,8 @@ def delete_endpoint() -> dict:
 
 @app.exception_handler(InputError)
 def bad_request(err: InputError) -> Response:
-    return Response(400, content_types.APPLICATION_JSON, {"message": str(err)})
+    status = 409 if isinstance(err, endpoint.EndpointConflict) else 400
+    return Response(status, content_types.APPLICATION_JSON, {"message": str(err)})
 
 
 @lambda_entry(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -130,6 +130,8 @@ def test_a_failed_or_deleting_endpoint_accepts_only_delete(aws):
         assert described["EndpointStatus"] == "Failed"
         with pytest.raises(ClientError, match="only operation allowed is DeleteEndpoint"):
             sagemaker.update_endpoint(EndpointName="e", EndpointConfigName="b")
+        with pytest.raises(ClientError, match="only operation allowed is DeleteEndpoint"):
+            sagemaker.add_tags(ResourceArn=described["EndpointArn"], Tags=[{"Key": "k", "Value": "v"}])
         lifecycle.deleting("e")
         with pytest.raises(ClientError, match="only operation allowed is DeleteEndpoint"):
             sagemaker.update_endpoint(EndpointName="e", EndpointConfigName="b")

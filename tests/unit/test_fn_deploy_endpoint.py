@@ -97,4 +97,48 @@ def test_changing_the_instance_type_deregisters_scaling_first(cloud):
 def test_a_deploy_while_updating_is_refused_with_a_reason(cloud):
     assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})[0] == 202
     status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.2xlarge"})
-    assert status == 400 and "Creating" in body["message"]
+    assert status == 409 and "Creating" in body["message"]
+
+
+@pytest.mark.parametrize("change", [{}, {"instanceType": "ml.g4dn.2xlarge"}], ids=["same model", "new settings"])
+def test_a_failed_endpoint_is_deleted_not_updated_and_the_next_post_creates_it(cloud, change):
+    """Issue 20, finding 2. A Failed endpoint accepts only DeleteEndpoint ("DeleteEndpoint is the only operation
+    that can be performed on a failed endpoint", EndpointStatus in
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html; the harness refuses
+    UpdateEndpoint and AddTags on it). POST deletes it and answers 409 with SageMaker's reason; the next POST
+    creates it again."""
+    assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})[0] == 202
+    cloud.lifecycle.fail(cloud.endpoint_name, "The primary container did not pass the ping health check.")
+    before = len(cloud.iam.log)
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", **change})
+    assert status == 409, body
+    assert "ping health check" in body["message"] and "POST /endpoint again" in body["message"]
+    made = [r.operation for r in cloud.iam.log[before:] if r.service == "sagemaker"]
+    assert "DeleteEndpoint" in made and "UpdateEndpoint" not in made and "AddTags" not in made, made
+    assert cloud.lifecycle.status(cloud.endpoint_name) is None  # deleted
+    status, body = _api(cloud, "GET")
+    assert status == 200 and body["exists"] is False
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", **change})
+    assert status == 202 and body["endpoint_action"] == "created", body
+    assert cloud.lifecycle.status(cloud.endpoint_name) == "Creating"
+
+
+def test_an_endpoint_being_deleted_is_a_409_that_says_when_to_post_again(cloud):
+    assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})[0] == 202
+    cloud.lifecycle.deleting(cloud.endpoint_name)
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})
+    assert status == 409 and "being deleted" in body["message"], body
+    assert cloud.lifecycle.status(cloud.endpoint_name) == "Deleting"
+
+
+def test_an_instance_quota_of_zero_is_a_400_naming_the_quota_and_nothing_is_created(cloud):
+    """CreateEndpoint over the account's per-type quota answers ResourceLimitExceeded and creates nothing
+    (Errors of https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html); the caller
+    gets a 400 naming the Service Quotas quota to raise, not a 500."""
+    cloud.lifecycle.instance_quota["ml.g4dn.xlarge"] = 0  # new accounts get 0 of many GPU types
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})
+    assert status == 400, body
+    assert "'ml.g4dn.xlarge for endpoint usage'" in body["message"] and "Service Quotas" in body["message"]
+    assert cloud.lifecycle.status(cloud.endpoint_name) is None
+    cloud.lifecycle.instance_quota["ml.g4dn.xlarge"] = 2  # after the increase the same POST works
+    assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})[0] == 202

@@ -191,6 +191,24 @@ def endpoint_config_spec(s: EndpointSettings, model_name: str) -> dict:
     return {"EndpointConfigName": f"{s.name}-{_digest(body)}", **body}
 
 
+class EndpointConflict(InputError):
+    """The endpoint is in a state that does not allow this request now (HTTP 409); the message says what to do."""
+
+
+class QuotaExceeded(InputError):
+    """SageMaker refused the instances: the account's per-instance-type quota is too low (HTTP 400).
+
+    CreateEndpoint and UpdateEndpoint answer ResourceLimitExceeded synchronously and create nothing (Errors of
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html); the quota is
+    "<instance type> for endpoint usage" in Service Quotas
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html)."""
+
+
+# EndpointStatus values in which only DeleteEndpoint is allowed: "DeleteEndpoint is the only operation that can
+# be performed on a failed endpoint" (API_DescribeEndpoint, EndpointStatus), and Deleting is on its way out
+ONLY_DELETE = ("Failed", "Deleting")
+
+
 def _code(exc) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
@@ -242,19 +260,24 @@ def deploy(settings: EndpointSettings, *, clients: Clients | None = None, wait: 
             raise
         ep = None
     scaling_tag = {"Key": MAX_INSTANCES_TAG, "Value": str(settings.max_instances)}
+    if ep is not None and ep.get("EndpointStatus") in ONLY_DELETE:
+        _clear_failed(ep, settings.name, c)  # raises EndpointConflict: POST again once it is gone
     if ep is None:
-        sm.create_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"],
-                           Tags=[*_tags(settings), scaling_tag])
+        with _quota_named(settings):
+            sm.create_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"],
+                               Tags=[*_tags(settings), scaling_tag])
         done["endpoint_action"] = "created"
     elif ep.get("EndpointConfigName") != config["EndpointConfigName"]:
-        if ep.get("EndpointStatus") not in ("InService", "Failed"):
-            raise InputError(f"endpoint {settings.name} is {ep.get('EndpointStatus')}; deploy again when it is InService")
+        if ep.get("EndpointStatus") != "InService":
+            raise EndpointConflict(f"endpoint {settings.name} is {ep.get('EndpointStatus')}; "
+                                   "deploy again when GET /endpoint says InService")
         # An update that changes a scaled variant's instance type fails while the variant is a
         # registered scalable target, and scaling is blocked during any update: take it off first;
         # it is registered again once the endpoint is InService (SageMaker Developer Guide, "Update
         # endpoints that use auto scaling").
         done["scaling_removed"] = remove_scaling(settings.name, c)
-        sm.update_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"])
+        with _quota_named(settings):
+            sm.update_endpoint(EndpointName=settings.name, EndpointConfigName=config["EndpointConfigName"])
         sm.add_tags(ResourceArn=ep["EndpointArn"], Tags=[scaling_tag])
         done["endpoint_action"] = "updated"
     else:
@@ -266,6 +289,41 @@ def deploy(settings: EndpointSettings, *, clients: Clients | None = None, wait: 
         done["endpoint_status"] = status
     done["scaling"] = ensure_scaling(settings.name, c, settings)
     return done
+
+
+def _clear_failed(ep: dict, name: str, c: Clients) -> None:
+    """A Failed endpoint can only be deleted (API_DescribeEndpoint, EndpointStatus): delete it, with any scaling
+    registered for it, and tell the caller why and to deploy again once it is gone. A Deleting one is on its way."""
+    status = ep.get("EndpointStatus")
+    if status == "Failed":
+        reason = ep.get("FailureReason") or "no reason given"
+        remove_scaling(name, c)
+        _ignore_missing(c.sagemaker.delete_endpoint, EndpointName=name)
+        raise EndpointConflict(f"endpoint {name} had failed ({reason}); SageMaker allows only deleting a failed "
+                               "endpoint, so it is being deleted now: fix the cause, then POST /endpoint again "
+                               "once GET /endpoint says it no longer exists")
+    raise EndpointConflict(f"endpoint {name} is being deleted; POST /endpoint again once GET /endpoint says it "
+                           "no longer exists")
+
+
+class _quota_named:
+    """ResourceLimitExceeded from CreateEndpoint/UpdateEndpoint -> QuotaExceeded naming the quota to raise."""
+
+    def __init__(self, settings: EndpointSettings):
+        self.settings = settings
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or _code(exc) != "ResourceLimitExceeded":
+            return False
+        message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc))
+        raise QuotaExceeded(
+            f"SageMaker refused {self.settings.instance_type} for {self.settings.name}: the account's "
+            f"'{self.settings.instance_type} for endpoint usage' quota is too low ({message.rstrip('.')}). "
+            f"Ask for at least {self.settings.max_instances} in Service Quotas (Amazon SageMaker), or deploy "
+            "with another instanceType; nothing was created, POST /endpoint again after the increase") from None
 
 
 def ensure_scaling(name: str, c: Clients, settings: EndpointSettings | None = None) -> dict:
