@@ -437,4 +437,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # python -m slowmo.cli: run the importable module, so that its error classes are the ones other modules
+    # raise (cloud/cli.py's usage errors exit 2)
+    from slowmo.cli import main as module_main
+
+    sys.exit(module_main())

@@ -1,6 +1,7 @@
 """`slowmo cloud ...`: talk to the deployed stack through its signed API.
 
     slowmo cloud submit clip.mp4 --factor 8 --wait
+    slowmo cloud submit clip.mp4 --factor 8 --trim 12:20 --range 14:15.5@16 --ease 0.25 --wait --wait-timeout 3600
     slowmo cloud submit s3://<input-bucket>/library/clip.mov --factor 16 --audio drop
     slowmo cloud status <job-id> [--wait]
     slowmo cloud endpoint deploy|status|delete
@@ -41,21 +42,21 @@ def add_cloud_commands(subparsers) -> argparse.ArgumentParser:
     submit.add_argument("--codec", choices=("h264", "h265"))
     submit.add_argument("--crf", type=int)
     submit.add_argument("--preset")
+    from slowmo.cli import add_curve_options
+
+    add_curve_options(submit)  # --trim, --range, --ease: the same syntax and rules as `slowmo run`
     submit.add_argument("--client-token", help="run the same video with the same options again as a new job")
-    submit.add_argument("--wait", action="store_true", help="wait for the job and print its outputs")
-    submit.add_argument("--poll", type=float, default=10.0, help="seconds between status checks with --wait")
+    _add_wait_options(submit, "wait for the job and print its outputs")
     submit.set_defaults(handler=cmd_submit)
 
     status = actions.add_parser("status", help="show a job's status, progress, outputs or error")
     status.add_argument("job_id")
-    status.add_argument("--wait", action="store_true", help="wait until the job has finished")
-    status.add_argument("--poll", type=float, default=10.0)
+    _add_wait_options(status, "wait until the job has finished")
     status.set_defaults(handler=cmd_status)
 
     retry = actions.add_parser("retry", help="run a FAILED job again, reusing the chunks that finished")
     retry.add_argument("job_id")
-    retry.add_argument("--wait", action="store_true", help="wait until the job has finished")
-    retry.add_argument("--poll", type=float, default=10.0)
+    _add_wait_options(retry, "wait until the job has finished")
     retry.set_defaults(handler=cmd_retry)
 
     endpoint = actions.add_parser("endpoint", help="deploy, inspect or delete the FILM endpoint")
@@ -65,6 +66,33 @@ def add_cloud_commands(subparsers) -> argparse.ArgumentParser:
     endpoint.add_argument("--model", help="override FilmModelS3Uri (s3://.../model.tar.gz) for this deploy")
     endpoint.set_defaults(handler=cmd_endpoint)
     return cloud
+
+
+def _add_wait_options(parser: argparse.ArgumentParser, wait_help: str) -> None:
+    parser.add_argument("--wait", action="store_true", help=wait_help)
+    parser.add_argument("--poll", type=_seconds, default=10.0, metavar="SECONDS",
+                        help="seconds between status checks while waiting (default: 10)")
+    parser.add_argument("--wait-timeout", type=_seconds, metavar="SECONDS",
+                        help="stop waiting after this long (implies --wait) and exit 1; the job itself goes on: "
+                             "`slowmo cloud status JOB_ID --wait` waits again")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
+    return value
+
+
+def _wait(client: SlowmoClient, job_id: str, args) -> dict[str, Any]:
+    return client.wait(job_id, poll=args.poll, timeout=args.wait_timeout, progress=_progress_line)
+
+
+def _waits(args) -> bool:
+    return args.wait or args.wait_timeout is not None
 
 
 def make_client(args) -> SlowmoClient:
@@ -79,9 +107,25 @@ def make_client(args) -> SlowmoClient:
 
 
 def _options(args) -> dict[str, Any]:
+    """The options given on the command line, checked here with the rules the API applies (slowmo.options),
+    so that a bad value is a usage error (exit 2) before anything is uploaded; the stack fills in the rest."""
     options = {name: getattr(args, name) for name in OPTION_FLAGS if getattr(args, name, None) is not None}
     if args.compare is not None:
         options["compare"] = args.compare
+    if args.trim is not None:
+        options["trim"] = args.trim
+    if args.ranges:
+        options["ranges"] = list(args.ranges)
+    if args.ease is not None:
+        options["ease"] = args.ease
+    from slowmo.cli import ArgumentError
+    from slowmo.errors import InputError
+    from slowmo.options import JobOptions
+
+    try:  # the stack's DefaultFactor stands in for a missing --factor: a range without @K takes it there
+        JobOptions.from_dict({"factor": 2, **options})
+    except InputError as exc:
+        raise ArgumentError(str(exc)) from None
     return options
 
 
@@ -103,29 +147,32 @@ def _finish(job: dict[str, Any]) -> int:
 
 
 def cmd_submit(args) -> int:
+    options = _options(args)  # a bad value is refused before the stack is looked up or anything uploaded
     client = make_client(args)
-    job = client.submit(args.source, _options(args), args.client_token)
-    if not args.wait:
+    job = client.submit(args.source, options, args.client_token)
+    if not _waits(args):
         _print(job)
         return 0
     if job.get("status") not in TERMINAL:
-        job = client.wait(job["jobId"], poll=args.poll, progress=_progress_line)
+        job = _wait(client, job["jobId"], args)
     return _finish(job)
 
 
 def cmd_status(args) -> int:
     client = make_client(args)
-    job = client.wait(args.job_id, poll=args.poll, progress=_progress_line) if args.wait else client.status(args.job_id)
-    return _finish(job) if args.wait else (_print(job) or 0)
+    if not _waits(args):
+        _print(client.status(args.job_id))
+        return 0
+    return _finish(_wait(client, args.job_id, args))
 
 
 def cmd_retry(args) -> int:
     client = make_client(args)
     job = client.retry(args.job_id)
-    if not args.wait:
+    if not _waits(args):
         _print(job)
         return 0
-    return _finish(client.wait(args.job_id, poll=args.poll, progress=_progress_line))
+    return _finish(_wait(client, args.job_id, args))
 
 
 def cmd_endpoint(args) -> int:
