@@ -139,6 +139,7 @@ class VideoInfo:
         d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
         d["fps_float"] = round(float(self.fps), 6)
         d["color"]["hdr"] = self.color.is_hdr
+        d["subtitles"] = list(self.subtitles)  # as JSON gives it back
         d["shortest_interval_s"] = round(float(self.frame_times.shortest_interval), 9)
         return d
 
@@ -277,6 +278,7 @@ class Container:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("packet_pts")
+        d["subtitles"] = list(self.subtitles)
         d["nominal_fps"] = None if self.nominal_fps is None else str(self.nominal_fps)
         d["timebase"] = str(self.timebase)
         d["keyframes"] = list(self.keyframes)
