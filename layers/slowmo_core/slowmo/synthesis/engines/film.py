@@ -53,7 +53,8 @@ DEFAULT_DEPTH = 2
 MODEL_ENV = "SLOWMO_FILM_MODEL"
 
 INSTALL_HINT = (
-    "FILM needs TensorFlow and the FILM saved model: pip install 'slowmo[film]', download a pretrained "
+    "FILM needs TensorFlow and the FILM saved model: pip install 'slowmo-film[film]' (or pip install -e '.[film]' "
+    "in the checkout), download a pretrained "
     "saved_model (Style, L1 or VGG) from the Google Drive / Cloud Storage folder linked in the README of "
     "https://github.com/google-research/frame-interpolation, and pass --model PATH "
     f"(or set {MODEL_ENV})"
