@@ -15,7 +15,9 @@ Each rule names the AWS page it comes from.
   the account's per-type quota ("ml.g5.xlarge for endpoint usage") are refused synchronously with
   ResourceLimitExceeded (Errors of
   https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html; quotas in
-  https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html).
+  https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html); the same quotas are what Service Quotas'
+  ListServiceQuotas lists for ServiceCode sagemaker
+  (https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_ListServiceQuotas.html).
 * ``StepFunctionsLimits``: every state's input and output, a Task's parameters after Parameters and a
   Map's collected results (without a ResultWriter) are at most 262,144 bytes of UTF-8 JSON, else
   States.DataLimitExceeded, which ``States.ALL`` does not catch or retry (nor States.Runtime):
@@ -80,10 +82,17 @@ class EndpointLifecycle:
         sagemaker.endpoints[name].endpoint_status = "Deleting"
 
     def _instances_in_use(self, instance_type: str, but: str | None = None) -> int:
+        """Instances of this type the account's other endpoints hold (moto keeps the type on the config only)."""
         sagemaker, _ = self._backends()
-        return sum(int(v.get("InitialInstanceCount") or v.get("CurrentInstanceCount") or 0)
-                   for name, endpoint in sagemaker.endpoints.items() if name != but
-                   for v in endpoint.production_variants if v.get("InstanceType") == instance_type)
+        total = 0
+        for name, endpoint in sagemaker.endpoints.items():
+            config = sagemaker.endpoint_configs.get(endpoint.endpoint_config_name)
+            if name == but or config is None:
+                continue
+            types = {v["VariantName"]: v.get("InstanceType") for v in config.production_variants}
+            total += sum(int(v.get("CurrentInstanceCount") or v.get("DesiredInstanceCount") or 0)
+                         for v in endpoint.production_variants if types.get(v["VariantName"]) == instance_type)
+        return total
 
     def check_quota(self, config: dict, endpoint_name: str) -> None:
         from moto.sagemaker.exceptions import SagemakerClientError
@@ -121,6 +130,7 @@ class EndpointLifecycle:
         from moto.sagemaker.exceptions import ValidationError
         from moto.sagemaker.models import SageMakerModelBackend
         from moto.sagemaker.responses import SageMakerResponse
+        from moto.servicequotas.responses import ServiceQuotasResponse
 
         lifecycle = self
         original_create = SageMakerModelBackend.create_endpoint
@@ -190,7 +200,18 @@ class EndpointLifecycle:
                 check_in_service(kwargs["resource_id"])
             return original_put_policy(backend, *args, **kwargs)
 
+        def list_service_quotas(response):
+            """Service Quotas' ListServiceQuotas for SageMaker: the instance quotas set here (moto has none)."""
+            if response._get_param("ServiceCode") != NAMESPACE:
+                return json.dumps({"Quotas": []})
+            return json.dumps({"Quotas": [
+                {"ServiceCode": NAMESPACE, "ServiceName": "Amazon SageMaker", "QuotaName": f"{kind} for endpoint usage",
+                 "QuotaCode": f"L-{abs(hash(kind)) % 10**8:08d}", "Value": float(value), "Unit": "None",
+                 "Adjustable": True, "GlobalQuota": False}
+                for kind, value in sorted(lifecycle.instance_quota.items())]})
+
         self._patches = [
+            mock.patch.object(ServiceQuotasResponse, "list_service_quotas", list_service_quotas, create=True),
             mock.patch.object(SageMakerModelBackend, "create_endpoint", create_endpoint),
             mock.patch.object(SageMakerModelBackend, "add_tags", add_tags),
             mock.patch.object(SageMakerResponse, "update_endpoint", update_endpoint, create=True),

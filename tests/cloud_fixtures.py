@@ -362,6 +362,7 @@ class FakeAsyncEndpoint:
         self.deployed = True
         self.lose_input: set[int] = set()  # chunk indexes whose input frames vanish before the server reads them
         self.requests: list[dict] = []
+        self.request_headers: list[dict] = []  # the x-amzn-sagemaker-* headers (lower case) of every InvokeEndpointAsync
         self.notifications: list[dict] = []
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
@@ -466,6 +467,9 @@ class FakeAsyncEndpoint:
 
         def fake_invoke_endpoint_async(resp_self):
             name = resp_self.path.split("/")[2]
+            with endpoint._lock:
+                endpoint.request_headers.append({k.lower(): v for k, v in resp_self.headers.items()
+                                                 if k.lower().startswith("x-amzn-sagemaker-")})
             return endpoint.accept(name, resp_self.headers.get("X-Amzn-SageMaker-InputLocation"),
                                    resp_self.headers.get("X-Amzn-SageMaker-Inference-Id"))
 

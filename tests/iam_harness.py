@@ -353,6 +353,10 @@ def required(service: str, operation: str, params: dict, arns: Arns, *, state=No
                           "ConditionCheck": "ConditionCheckItem"}[kind]
                 out.append(Request(f"dynamodb:{action}", arns.table(body["TableName"])))
             return out
+    if service == "service-quotas" and operation == "ListServiceQuotas":
+        # no resource-level permissions for ListServiceQuotas (Service Authorization Reference, "Actions,
+        # resources, and condition keys for Service Quotas")
+        return [Request("servicequotas:ListServiceQuotas", "*")]
     if service == "sns" and operation == "Publish":
         return [Request("sns:Publish", p["TopicArn"])]
     if service == "sqs" and operation == "SendMessage":

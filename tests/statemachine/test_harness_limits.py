@@ -154,6 +154,10 @@ def test_instances_over_the_quota_are_refused_with_resource_limit_exceeded(aws):
         assert not sagemaker.list_endpoints()["Endpoints"]  # nothing was created
         lifecycle.instance_quota["ml.g4dn.xlarge"] = 1
         sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="a")
+        with pytest.raises(ClientError, match="current utilization of 1"):  # e holds the only one
+            sagemaker.create_endpoint(EndpointName="e2", EndpointConfigName="a")
+        quotas = boto3.client("service-quotas", region_name=REGION).list_service_quotas(ServiceCode="sagemaker")
+        assert [(q["QuotaName"], q["Value"]) for q in quotas["Quotas"]] == [("ml.g4dn.xlarge for endpoint usage", 1.0)]
 
 
 # ------------------------------------------------------------------------------------------- S3

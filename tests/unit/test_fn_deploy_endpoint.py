@@ -142,3 +142,36 @@ def test_an_instance_quota_of_zero_is_a_400_naming_the_quota_and_nothing_is_crea
     assert cloud.lifecycle.status(cloud.endpoint_name) is None
     cloud.lifecycle.instance_quota["ml.g4dn.xlarge"] = 2  # after the increase the same POST works
     assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge"})[0] == 202
+
+
+def test_max_instances_above_the_instance_quota_is_refused_before_anything_is_created(cloud):
+    """Issue 20, finding 6. Scaling out past the account's "<type> for endpoint usage" quota fails later and
+    silently (https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html): POST /endpoint reads the
+    quota (Service Quotas ListServiceQuotas, with the function's own role) and says so up front."""
+    cloud.lifecycle.instance_quota["ml.g4dn.xlarge"] = 1
+    before = len(cloud.iam.log)
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", "maxInstances": 2})
+    assert status == 400, body
+    assert "quota of 1" in body["message"] and "'ml.g4dn.xlarge for endpoint usage'" in body["message"]
+    made = [(r.service, r.operation) for r in cloud.iam.log[before:]]
+    assert ("service-quotas", "ListServiceQuotas") in made
+    assert not [op for service, op in made if service == "sagemaker" and op.startswith("Create")], made
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", "maxInstances": 1})
+    assert status == 202 and body["instance_quota"] == 1, body
+
+
+def test_resource_limit_exceeded_from_create_endpoint_is_a_400_naming_the_quota(cloud):
+    """The quota allows maxInstances, but another endpoint of the account holds the instances: CreateEndpoint
+    answers ResourceLimitExceeded (the harness counts instances in use, as SageMaker does) and the caller gets a
+    400 quoting it, not a 500."""
+    sm = cloud.client("sagemaker")
+    sm.create_model(ModelName="other", ExecutionRoleArn=cloud.sagemaker_role_arn,
+                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"})
+    sm.create_endpoint_config(EndpointConfigName="other", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "other", "InstanceType": "ml.g4dn.xlarge", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="other", EndpointConfigName="other")
+    cloud.lifecycle.instance_quota["ml.g4dn.xlarge"] = 1
+    status, body = _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", "maxInstances": 1})
+    assert status == 400, body
+    assert "current utilization of 1" in body["message"] and "Service Quotas" in body["message"], body
+    assert cloud.lifecycle.status(cloud.endpoint_name) is None

@@ -48,3 +48,30 @@ def test_missing_endpoint_says_to_deploy_it(cloud):
     cloud.endpoint.deployed = False
     with pytest.raises(Exception, match="POST /endpoint"):
         load_handler("invoke_endpoint")(_event(cloud), FakeContext())
+
+
+@pytest.mark.parametrize("chunk_timeout", [None, "7200"], ids=["default", "ChunkTimeoutSeconds=7200"])
+def test_a_queued_request_expires_before_its_chunk_gives_up_on_it(cloud, monkeypatch, chunk_timeout):
+    """Issue 20, finding 6. SageMaker keeps an asynchronous request queued for RequestTTLSeconds and then
+    processes it for up to InvocationTimeoutSeconds (InvokeEndpointAsync,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html). The chunk
+    waits ChunkTimeoutSeconds for its notification and is then sent again: a request still queued after that
+    burns GPU time for nobody, ahead of its own retry. Run with the function's environment as template.yaml
+    gives it (the parameter's default, then another value)."""
+    from iam_harness import translated_template
+
+    if chunk_timeout:
+        cloud.parameters["ChunkTimeoutSeconds"] = chunk_timeout
+    variables = translated_template()["Resources"]["InvokeEndpointFunction"]["Properties"]["Environment"]["Variables"]
+    env = cloud.resolver().resolve(variables)
+    for name in ("CHUNK_TIMEOUT_SECONDS", "INVOCATION_TIMEOUT_SECONDS", "REQUEST_TTL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+        if name in env:
+            monkeypatch.setenv(name, str(env[name]))
+    load_handler("invoke_endpoint")(_event(cloud), FakeContext(function_name="InvokeEndpointFunction"))
+    sent = cloud.endpoint.request_headers[-1]
+    ttl, processing = int(sent["x-amzn-sagemaker-requestttlseconds"]), int(sent["x-amzn-sagemaker-invocationtimeoutseconds"])
+    waits = int(env["CHUNK_TIMEOUT_SECONDS"])
+    assert waits == int(chunk_timeout or 3600)
+    assert 60 <= ttl and ttl + processing <= waits, (ttl, processing, waits)
+    assert ttl == waits - processing  # as long as the chunk can still use the answer, no shorter

@@ -24,6 +24,7 @@ WILDCARD_ALLOW_LIST = {
     ("SageMakerExecutionRole", "ContainerMetrics"),
     ("DeployEndpointFunctionRole", "FindOldConfigsAndModels"),
     ("DeployEndpointFunctionRole", "ScaleToZero"),
+    ("DeployEndpointFunctionRole", "ReadTheInstanceQuota"),
     ("SlowMotionStateMachineRole", "VendedLogDelivery"),
 }
 

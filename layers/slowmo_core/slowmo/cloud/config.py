@@ -32,7 +32,7 @@ _ENV = {
     "extract_range_frames": "EXTRACT_RANGE_FRAMES",
     "token_ttl_seconds": "TOKEN_TTL_SECONDS",
     "invocation_timeout_seconds": "INVOCATION_TIMEOUT_SECONDS",
-    "request_ttl_seconds": "REQUEST_TTL_SECONDS",
+    "chunk_timeout_seconds": "CHUNK_TIMEOUT_SECONDS",
     "upload_url_seconds": "UPLOAD_URL_SECONDS",
     "instance_type": "ENDPOINT_INSTANCE_TYPE",
     "max_instances": "ENDPOINT_MAX_INSTANCES",
@@ -61,7 +61,7 @@ class Settings:
     extract_range_frames: int = 5400  # slowmo.timeline.ranges.DEFAULT_RANGE_FRAMES (this module stays import-light)
     token_ttl_seconds: int = 3 * 24 * 3600
     invocation_timeout_seconds: int = 900
-    request_ttl_seconds: int = 6 * 3600
+    chunk_timeout_seconds: int = 3600  # ChunkTimeoutSeconds: how long a chunk's Map item waits for the endpoint
     upload_url_seconds: int = 900
     instance_type: str = "ml.g5.xlarge"
     max_instances: int = 2
@@ -79,6 +79,15 @@ class Settings:
                 continue
             values[f.name] = int(raw) if f.type == "int" else raw
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def request_ttl_seconds(self) -> int:
+        """RequestTTLSeconds of each InvokeEndpointAsync: how long SageMaker keeps the request queued before it
+        expires it. A chunk gives up after chunk_timeout_seconds and is sent again under a new InferenceId, so
+        the first request must expire by then, less its own processing time (InvocationTimeoutSeconds), or it
+        still runs on the GPU for nobody, ahead of its own retry. SageMaker allows 60..21600 s
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html)."""
+        return max(60, min(21600, self.chunk_timeout_seconds - self.invocation_timeout_seconds))
 
     @property
     def async_output_prefix(self) -> str:

@@ -127,6 +127,7 @@ class Clients:
     sagemaker: object
     autoscaling: object
     cloudwatch: object
+    quotas: object = None  # Service Quotas; None: the instance quota is not checked
 
     @classmethod
     def create(cls, region: str | None = None) -> Clients:
@@ -134,7 +135,24 @@ class Clients:
 
         kw = {"region_name": region} if region else {}
         return cls(boto3.client("sagemaker", **kw), boto3.client("application-autoscaling", **kw),
-                   boto3.client("cloudwatch", **kw))
+                   boto3.client("cloudwatch", **kw), boto3.client("service-quotas", **kw))
+
+
+def instance_quota(instance_type: str, quotas) -> int | None:
+    """The account's "<instance type> for endpoint usage" quota (instances, all endpoints together), or None when
+    Service Quotas cannot say (not allowed, not listed). SageMaker's quotas: "Amazon SageMaker AI endpoints and
+    quotas" (https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html); ListServiceQuotas:
+    https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_ListServiceQuotas.html."""
+    if quotas is None:
+        return None
+    wanted = f"{instance_type} for endpoint usage"
+    try:
+        for quota in _paged(quotas.list_service_quotas, "Quotas", ServiceCode="sagemaker"):
+            if quota.get("QuotaName") == wanted:
+                return int(quota["Value"])
+    except Exception:  # noqa: BLE001 - no permission or no Service Quotas here: SageMaker still says at create
+        return None
+    return None
 
 
 def _digest(obj) -> str:
@@ -230,6 +248,19 @@ def deploy(settings: EndpointSettings, *, clients: Clients | None = None, wait: 
     c = clients or Clients.create(settings.region or None)
     sm = c.sagemaker
     done: dict = {"endpoint": settings.name}
+    # Scaling out past the account's instance quota fails silently later (the endpoint stays at what it
+    # has, and chunks time out): say so now, before anything is created
+    quota = instance_quota(settings.instance_type, c.quotas)
+    if quota is not None and quota < settings.max_instances:
+        raise QuotaExceeded(
+            f"maxInstances {settings.max_instances} is above the account's '{settings.instance_type} for endpoint "
+            f"usage' quota of {quota}: scaling would stop at {quota}. Ask for at least {settings.max_instances} in "
+            f"Service Quotas (Amazon SageMaker), or deploy with maxInstances {quota} (EndpointMaxInstances)"
+            if quota else
+            f"the account's '{settings.instance_type} for endpoint usage' quota is 0: SageMaker would refuse the "
+            f"endpoint. Ask for at least {settings.max_instances} in Service Quotas (Amazon SageMaker), or deploy "
+            "with another instanceType")
+    done["instance_quota"] = quota
 
     model = model_spec(settings)
     try:

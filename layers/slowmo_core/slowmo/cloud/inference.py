@@ -127,7 +127,7 @@ def submit_chunk(
     s3,
     runtime,
     invocation_timeout_seconds: int = 900,
-    request_ttl_seconds: int = 6 * 3600,
+    request_ttl_seconds: int = 2700,  # slowmo.cloud.config.Settings.request_ttl_seconds: the chunk timeout less 900 s
     fps: str | None = None,
     sfn=None,
 ) -> dict[str, Any]:
