@@ -313,13 +313,13 @@ def test_missing_model_path_says_how_to_get_one(monkeypatch):
     with pytest.raises(EngineUnavailableError) as err:
         FilmEngine()
     msg = str(err.value)
-    assert "pip install 'slowmo[film]'" in msg and "--model" in msg
+    assert "pip install 'slowmo-film[film]'" in msg and "--model" in msg
     assert "github.com/google-research/frame-interpolation" in msg and "\n" not in msg
 
 
 def test_missing_tensorflow(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # import fails like an absent package
-    with pytest.raises(EngineUnavailableError, match=r"TensorFlow is not installed.*slowmo\[film\]"):
+    with pytest.raises(EngineUnavailableError, match=r"TensorFlow is not installed.*slowmo-film\[film\]"):
         FilmEngine(tmp_path)
 
 
