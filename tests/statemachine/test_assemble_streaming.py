@@ -142,3 +142,50 @@ def test_a_failure_part_way_publishes_nothing(cloud, make_clip):
         assemble(s3=s3, layout=layout)
     after = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=cloud.output_bucket)["Contents"]}
     assert after == before  # the published outputs are untouched, nothing is left under tmp/
+
+
+# ------------------------------------------------------------------------------------------- part count
+def test_the_streamed_upload_uses_parts_that_let_10000_hold_what_a_join_can_write(monkeypatch):
+    """Issue 20, finding 8. From a pipe boto3 cannot size the parts from the length, so every part is the
+    configured size, and S3 takes at most 10,000 parts ("Amazon S3 multipart upload limits",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). The parts S3 really received (recorded by
+    the harness) must let 10,000 of them hold all one join can write in Assemble's timeout at the capacity
+    model's S3 throughput: boto3's default 8 MiB stops at 78 GiB, short of that."""
+    import boto3
+    from aws_semantics import S3Limits
+    from cloud_fixtures import REGION, aws_test_environment
+    from moto import mock_aws
+
+    from slowmo.cloud.media import _stream_to_s3
+    from slowmo.foresight.capacity import LAMBDA_S3_BYTES_PER_S, S3_MAX_PARTS, Stack
+
+    aws_test_environment(monkeypatch)
+    frame = 1920 * 1080 * 3 // 2  # yuv420p
+    frames = 24  # ~71 MiB: more than one part of any size considered here
+    with mock_aws(), S3Limits() as limits:
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="work")
+        _stream_to_s3(s3, "work", "tmp/out.bin", ["-loglevel", "error", "-f", "lavfi", "-i",
+                                                  f"nullsrc=s=1920x1080:r=24:d={frames / 24}", "-pix_fmt", "yuv420p",
+                                                  "-f", "rawvideo", "pipe:1"])
+        assert s3.head_object(Bucket="work", Key="tmp/out.bin")["ContentLength"] == frames * frame
+    sizes = [size for _, _, size in sorted(limits.parts, key=lambda part: part[1])]
+    assert len(sizes) >= 2 and len(set(sizes[:-1])) == 1, sizes  # a fixed part size, the last one shorter
+    most_one_join_writes = Stack().assemble.timeout_s * LAMBDA_S3_BYTES_PER_S
+    assert sizes[0] * S3_MAX_PARTS >= most_one_join_writes, (sizes[0], most_one_join_writes)
+
+
+def test_the_capacity_model_counts_the_streamed_upload_parts(monkeypatch):
+    """The Assemble step holds the output's part count against S3's 10,000, and refuses a job past it
+    (shown with a part size small enough for an admitted job to reach it)."""
+    from slowmo.foresight import capacity
+
+    source = capacity.Source.of_length(1920, 1080, 30, 30 * 60)
+    job = capacity.Job(factor=8, compare=True)
+    report = capacity.estimate(source, job)
+    parts = next(lim for lim in report.step("Assemble").limits if lim.name == "upload parts")
+    largest = report.comparison["outputBytes"]
+    assert parts.limit == 10_000 and parts.need == -(-largest // capacity.ASSEMBLE_PART_BYTES) and parts.fits()
+    monkeypatch.setattr(capacity, "ASSEMBLE_PART_BYTES", 1 * capacity.MB)
+    refused = capacity.estimate(source, job)
+    assert not refused.fits and "upload parts in Assemble (limit 10,000 parts" in refused.refusal(), refused.refusal()

@@ -586,6 +586,21 @@ def join_args(listing: str, audio: dict[str, Any] | None) -> list[str]:
     return [*args, "-c:v", "copy", *STREAMED_MP4, "pipe:1"]
 
 
+def streamed_upload_config():
+    """The TransferConfig of an upload from a pipe. boto3 sizes parts from the length only when it knows it
+    (s3transfer's ChunksizeAdjuster), so from a pipe every part is multipart_chunksize: 64 MiB lets 10,000
+    parts hold 625 GiB (8 MiB, the default, stops at 78 GiB), and UPLOAD_PARTS_IN_FLIGHT of them buffered
+    keep memory at 256 MiB (slowmo.foresight.capacity plans with both)."""
+    from boto3.s3.transfer import TransferConfig
+
+    from slowmo.foresight.capacity import ASSEMBLE_PART_BYTES, UPLOAD_PARTS_IN_FLIGHT
+
+    config = TransferConfig(multipart_threshold=ASSEMBLE_PART_BYTES, multipart_chunksize=ASSEMBLE_PART_BYTES,
+                            max_concurrency=UPLOAD_PARTS_IN_FLIGHT)
+    config.max_in_memory_upload_chunks = UPLOAD_PARTS_IN_FLIGHT  # s3transfer's setting; boto3's signature omits it
+    return config
+
+
 def _stream_to_s3(s3, bucket: str, key: str, args: list[str]) -> None:
     """Run ffmpeg with ``args`` (writing to pipe:1) and upload what it writes as one object, in parts."""
     import subprocess
@@ -596,7 +611,8 @@ def _stream_to_s3(s3, bucket: str, key: str, args: list[str]) -> None:
     with tempfile.TemporaryFile() as errors:
         proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=errors)
         try:
-            s3.upload_fileobj(proc.stdout, bucket, key, ExtraArgs={"ContentType": "video/mp4"})
+            s3.upload_fileobj(proc.stdout, bucket, key, ExtraArgs={"ContentType": "video/mp4"},
+                              Config=streamed_upload_config())
         finally:
             proc.stdout.close()
             code = proc.wait()

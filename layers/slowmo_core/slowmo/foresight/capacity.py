@@ -61,7 +61,13 @@ ENDPOINT_SCALE_IN_IDLE_S = 600  # the scaling policy's scale-in cooldown: billed
 LAMBDA_S3_BYTES_PER_S = 100e6  # one Lambda's S3 throughput with parallel transfers: an assumption
 S3_REQUEST_LATENCY_S = 0.02  # first byte of a GetObject: an assumption
 S3_COPY_BYTES_PER_S = 300e6  # a server-side multipart copy (publishing): an assumption
-UPLOAD_PARTS_IN_FLIGHT = 10  # boto3's upload_fileobj: max_concurrency parts of S3_PART_BYTES buffered
+UPLOAD_PARTS_IN_FLIGHT = 4  # Assemble's streamed upload buffers at most this many parts (slowmo.cloud.media)
+# Assemble streams its output from a pipe, so boto3 cannot size the parts from the length: the part size is
+# fixed, and S3 takes at most 10,000 parts of 5 MiB..5 GiB ("Amazon S3 multipart upload limits",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). 64 MiB parts hold 625 GiB, far beyond what
+# one join can write in Lambda's 15 minutes (at LAMBDA_S3_BYTES_PER_S, ~84 GiB), where 8 MiB parts stop at 78 GiB.
+ASSEMBLE_PART_BYTES = 64 * MB
+S3_MAX_PARTS = 10_000
 LAMBDA_BASE_MEMORY = 300 * MB  # Python + numpy + OpenCV + boto3 in a container Lambda, before any frame
 X264_FRAMES_HELD = 60  # lookahead + reference frames libx264 keeps at preset medium (YUV 4:2:0)
 EXTRACT_UPLOAD_WORKERS = 4  # slowmo.cloud.media.extract: chunk files written and uploaded in parallel
@@ -243,10 +249,10 @@ class Stack:
 class Limit:
     """One limit an invocation is held against: what it needs and what the stack allows."""
 
-    name: str  # "time", "/tmp", "memory", "endpoint time", "callback wait"
-    need: float  # seconds or bytes
+    name: str  # "time", "/tmp", "memory", "endpoint time", "callback wait", "upload parts"
+    need: float  # seconds, bytes or parts
     limit: float
-    unit: str  # "s" or "bytes"
+    unit: str  # "s", "bytes" or "parts"
 
     @property
     def share(self) -> float:
@@ -258,7 +264,7 @@ class Limit:
     def describe(self, step: str, fraction: float = 1.0) -> str:
         """'needs 14.2 GB of /tmp in Assemble (limit 10 GB)'; a need under the limit but over the
         share that may be planned says that share: '(limit 10 GB, 8 GB of it may be planned)'."""
-        show = _bytes if self.unit == "bytes" else _duration
+        show = {"bytes": _bytes, "parts": lambda n: f"{n:,.0f} parts"}.get(self.unit, _duration)
         planned = f", {show(self.limit * fraction)} of it may be planned" if self.need <= self.limit else ""
         return f"needs {show(self.need)} of {self.name} in {step} (limit {show(self.limit)}{planned})"
 
@@ -480,7 +486,8 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
         # multipart upload: /tmp holds the concat list; memory the upload's parts in flight. The segments
         # are read one after the other, so each costs a request's latency.
         assemble_tmp = chunks * 120
-        assemble_mem = LAMBDA_BASE_MEMORY + UPLOAD_PARTS_IN_FLIGHT * S3_PART_BYTES
+        assemble_mem = LAMBDA_BASE_MEMORY + UPLOAD_PARTS_IN_FLIGHT * ASSEMBLE_PART_BYTES
+        upload_parts = math.ceil(max(video_bytes, compare_bytes) / ASSEMBLE_PART_BYTES)
         joins = [(2 * out + audio_source) / bw + chunks * S3_REQUEST_LATENCY_S
                  for out in (video_bytes, compare_bytes)[:kinds]]
         # publishing copies each output into place inside S3 (no data through the function)
@@ -496,9 +503,12 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
             + (video_bytes + compare_bytes) / S3_COPY_BYTES_PER_S + 2.0
         assemble_total = assemble_wall = assemble_s
         assemble_calls = 1
+        upload_parts = 0  # uploaded with upload_file, which sizes its parts from the file's length
+    assemble_limits = lambda_limits(stack.assemble, assemble_s, assemble_tmp, assemble_mem)
+    if upload_parts:
+        assemble_limits += (Limit("upload parts", upload_parts, S3_MAX_PARTS, "parts"),)
     assemble = StepEstimate("Assemble", assemble_calls, int(assemble_tmp), int(assemble_mem), assemble_s, assemble_total,
-                            memory_mb=stack.assemble.memory_mb, tmp_mb=stack.assemble.tmp_mb,
-                            limits=lambda_limits(stack.assemble, assemble_s, assemble_tmp, assemble_mem))
+                            memory_mb=stack.assemble.memory_mb, tmp_mb=stack.assemble.tmp_mb, limits=assemble_limits)
     steps = (claim, extract, interpolate, encode, assemble)
 
     comparison = {
