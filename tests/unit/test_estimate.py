@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -85,7 +86,27 @@ def test_estimate_calibrates_a_k64_job_quickly_and_models_jobs_and_png(run_cli, 
 
 
 def test_run_says_its_plan_before_any_work(run_cli, clip, tmp_path):
-    code, out, err = run_cli("-v", "run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--engine", "blend")
+    """Without -v and with stderr not a terminal (a log, a pipe): the plan is the first line; -q leaves it out."""
+    code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "-k", "2", "--engine", "blend")
     assert code == 0, err
     first = err.splitlines()[0]
     assert first.startswith("slowmo: plan: 47 output frames (24 fps video), 1.96 s, about ") and "roughly" in first
+    code, out, err = run_cli("run", clip, "-o", tmp_path / "q.mp4", "-k", "2", "--engine", "blend", "-q")
+    assert code == 0 and err == ""
+
+
+def test_a_run_that_fails_after_its_plan_still_has_one_error_line(clip, tmp_path, assert_one_line_error):
+    """The plan line comes first, then the one error; the helper that checks for one error line ignores the plan.
+    The run fails in its encoder: no file may grow past 4 KB (RLIMIT_FSIZE, as a full disk stops a write)."""
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-m", "slowmo.cli", "run", str(clip), "-o", str(tmp_path / "o.mp4"),  # noqa: S603
+                          "-k", "2", "--engine", "blend"], capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": str(root / "layers" / "slowmo_core")},
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)))  # noqa: PLW1509
+    assert run.returncode == 1 and run.stderr.startswith("slowmo: plan: 47 output frames"), run.stderr
+    assert_one_line_error((run.returncode, run.stdout, run.stderr), "")

@@ -84,7 +84,8 @@ def test_cli_quiet_and_log_lines(run_cli, clip, tmp_path):
     assert code == 0 and err == ""
     code, out, err = run_cli("run", clip, "-o", tmp_path / "b.mp4", "-k", "2", "--engine", "blend")
     assert code == 0
-    assert re.fullmatch(r"(slowmo: \d+/47 frames \(\d+%\), [\d.]+ fps, (ETA \S+|done in \S+)\n)+", err), err
+    assert re.fullmatch(r"slowmo: plan: [^\n]+\n(slowmo: \d+/47 frames \(\d+%\), [\d.]+ fps, (ETA \S+|done in \S+)\n)+",
+                        err), err
     assert err.splitlines()[-1].startswith("slowmo: 47/47 frames (100%)")
 
 

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk-frames", type=_positive_int, metavar="N",
                      help="source frames per chunk (default: about 1/32 of the video, 9 to 121)")
     run.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
-                     help="no progress (on a terminal a bar, otherwise a line every few seconds)")
+                     help="no plan line and no progress (on a terminal a bar, otherwise a line every few seconds); "
+                          "warnings and errors are still shown")
     run.add_argument("--fallback", choices=FALLBACK_MODES, default="auto",
                      help="auto: where the engine is unsure of a pair, publish the least-bad result (default: auto)")
 
@@ -226,8 +227,7 @@ def cmd_run(args) -> int:
         report = run_job(input_path, args.output, options, compare_path=args.compare,
                          progress=progress_factory(quiet=args.quiet), jobs=args.jobs, resume=args.resume,
                          chunk_frames=args.chunk_frames, overwrite=args.overwrite, discard_saved=args.fresh,
-                         announce=lambda lines: _announce(lines, everything=not args.quiet and (
-                             args.verbose or sys.stderr.isatty())))
+                         announce=lambda lines: _announce(lines, everything=not args.quiet))
     # Each warning once: here at the end (a failed run prints only its one error line), or as it happens
     # through the log with --verbose.
     if not args.verbose:
@@ -238,9 +238,8 @@ def cmd_run(args) -> int:
 
 
 def _announce(lines: list[str], *, everything: bool) -> None:
-    """The run's plan and what becomes of saved work, before any work starts (stderr: stdout is the report).
-    Warnings and a resume's reuse always; the plan itself where a person watches (a terminal, or -v): in a
-    log it would be one more line before an error's one line."""
+    """The run's plan and what becomes of saved work, before any work starts, on a terminal or not (stderr:
+    stdout is the report). Warnings and a resume's reuse always; the plan line unless -q."""
     for line in lines:
         if everything or line.startswith(("warning:", "resuming:")):
             print(f"slowmo: {line}", file=sys.stderr, flush=True)
