@@ -188,3 +188,30 @@ def test_a_permanent_model_error_fails_at_once_with_the_servers_reason(monkeypat
         job = job_of(cloud)
         assert job["error"].startswith("chunk 1: InferenceRejected: InputError: input chunk not found: s3://"), job["error"]
         assert "Received client error" not in job["error"]
+
+
+def test_a_source_read_that_breaks_part_way_is_resumed_and_the_job_succeeds(monkeypatch, clip):
+    """Issue 20, finding 5. Extract's index step streams the whole source through the loopback ranged-GET
+    server; its GetObject body breaks part-way twice (the harness's drop_after, as a reset connection does).
+    The server reads on from the byte it reached, so the job succeeds with every frame, instead of failing
+    with "could not read", an InputError that blamed the user's file."""
+    from slowmo.cloud import s3http
+
+    monkeypatch.setattr(s3http, "RESUME_BACKOFF_S", 0.0)
+    with ExitStack() as stack:
+        cloud = start_stack(monkeypatch, stack)
+        real = load_handler("extract")
+
+        size = clip.stat().st_size
+
+        def extract(event, context):
+            if event.get("step") == "index":  # its read of the whole file breaks part-way
+                cloud.s3_limits.drop_after(cloud.input_bucket, "uploads/clip.mp4", size // 3, size // 3)
+            return real(event, context)
+
+        cloud.lambdas.overrides["ExtractFunction"] = extract
+        desc = cloud.wait(cloud.start(cloud.upload(clip, "uploads/clip.mp4")))
+        assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors)
+        assert cloud.s3_limits.broken_reads >= 1, size  # (the small box-header GETs take some drops unbroken)
+        job = job_of(cloud)
+        assert job["status"] == "SUCCEEDED" and job["progress"]["chunksDone"] == 3

@@ -291,3 +291,50 @@ def test_a_long_container_without_packet_times_is_refused_before_any_scan(s3, ff
     ranges = read_index(s3=s3, layout=layout, source=source, options={"factor": 2}, range_frames=10,
                         single_pass_frames=48)
     assert ranges["rangeCount"] == 1  # within one call: a single range, the single pass
+
+
+# ------------------------------------------------------------------------------------------- broken reads
+def _read(url: str, first: int | None = None) -> bytes:
+    import urllib.request
+
+    headers = {} if first is None else {"Range": f"bytes={first}-"}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:  # noqa: S310 - loopback
+        return resp.read()
+
+
+def test_a_body_that_breaks_part_way_is_read_on_from_the_byte_it_reached(s3, monkeypatch):
+    """Issue 20, finding 5. A GetObject body that breaks (the harness's drop_after, as a reset connection does)
+    is asked for again from where it stopped, on the same response: the reader gets every byte, in order."""
+    from aws_semantics import S3Limits
+
+    from slowmo.cloud import s3http
+
+    monkeypatch.setattr(s3http, "RESUME_BACKOFF_S", 0.0)
+    data = bytes(range(251)) * 12_000  # 3 MB, no period that lines up with a piece
+    s3.put_object(Bucket="inbox", Key="clip.mp4", Body=data)
+    with S3Limits() as limits, s3http.ObjectServer(s3) as server:
+        url = server.url("inbox", "clip.mp4")
+        limits.drop_after("inbox", "clip.mp4", 700_001, 1_300_000)  # the whole read breaks twice
+        assert _read(url) == data
+        limits.drop_after("inbox", "clip.mp4", 123_457)  # a ranged read (ffmpeg's seek) breaks once
+        assert _read(url, 1_000_000) == data[1_000_000:]
+        server.check()  # nothing failed
+    assert limits.broken_reads == 3 and server.resumed == 3 and not server.failures
+
+
+def test_a_read_that_keeps_breaking_is_a_retryable_s3_read_error_not_the_users_file(s3, monkeypatch):
+    from aws_semantics import S3Limits
+
+    from slowmo.cloud import s3http
+
+    monkeypatch.setattr(s3http, "RESUME_BACKOFF_S", 0.0)
+    s3.put_object(Bucket="inbox", Key="clip.mp4", Body=b"\1" * 100_000)
+    with S3Limits() as limits, s3http.ObjectServer(s3) as server:
+        limits.drop_after("inbox", "clip.mp4", *[10_000] * (s3http.RESUMES + 1))
+        try:
+            _read(server.url("inbox", "clip.mp4"))
+        except Exception:  # noqa: BLE001 - the response is short: the HTTP reader may notice
+            pass
+        with pytest.raises(s3http.S3ReadError, match=r"s3://inbox/clip.mp4: broke off 5 times") as raised:
+            server.check()
+    assert not isinstance(raised.value, InputError)
