@@ -1,6 +1,8 @@
 """The jobs API (REST, AWS_IAM auth).
 
-POST /jobs      {"upload": {"filename": "clip.mp4"}}       -> a presigned PUT URL for the input bucket
+POST /jobs      {"upload": {"filename": "clip.mp4", "size": N}} -> a presigned PUT URL for the input bucket, or
+                over 5 GB a multipart upload: {"uploadParts": ...} -> presigned part URLs,
+                {"completeUpload": {..., "partCount"}} -> the video is in place, {"abortUpload": ...} -> given up
 POST /jobs      {"key": "uploads/clip.mp4", "options": {...}} -> starts (or finds) the job, 202
 POST /jobs      {..., "dryRun": true}                         -> the job's estimate; nothing is started, 200
 GET  /jobs/{id}                                              -> status, progress, outputs, error
@@ -18,11 +20,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from slowmo.cloud import aws
 from slowmo.cloud.api import (
+    UPLOAD_ACTIONS,
     ConflictError,
     estimate_request,
     is_dry_run,
     parse_body,
-    presign_upload,
     retry_job,
     submit_job,
 )
@@ -43,12 +45,13 @@ def _store(settings: Settings) -> JobStore:
 def post_job() -> Response:
     settings = stack_settings()
     body = parse_body(app.current_event.decoded_body)
-    if "upload" in body:
-        if set(body) != {"upload"}:
-            raise InputError("an upload request has only the field 'upload'")
-        presigned = presign_upload(settings, aws.presigner(), body["upload"])
-        logger.info("upload URL issued", key=presigned["upload"]["key"], expires_in=presigned["upload"]["expiresIn"])
-        return Response(201, content_types.APPLICATION_JSON, presigned)
+    action = next((name for name in UPLOAD_ACTIONS if name in body), None)
+    if action:
+        if set(body) != {action}:
+            raise InputError(f"an upload request has only the field '{action}'")
+        answer = UPLOAD_ACTIONS[action](settings, aws.presigner(), body[action])
+        logger.info("upload step", action=action, key=(answer.get("upload") or body[action]).get("key"))
+        return Response(201 if action == "upload" else 200, content_types.APPLICATION_JSON, answer)
     if is_dry_run(body):
         estimate = estimate_request(settings, body, s3=aws.client("s3"))
         logger.info("job estimated", job_id=estimate["jobId"], fits=estimate.get("fits"))

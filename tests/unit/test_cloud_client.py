@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlparse
 
@@ -243,3 +244,42 @@ def test_cli_retry_runs_a_failed_job_again(api_url, monkeypatch, capsys):
     args = parser.parse_args(["cloud", "--api-url", api_url, "--region", REGION, "retry", "job-9"])
     with pytest.raises(CloudError, match="only a FAILED job can be retried"):
         args.handler(args)
+
+
+def _running_forever():
+    FakeApi.jobs["job-5"] = [{"jobId": "job-5", "status": "PROCESSING"}]
+
+
+def test_wait_gives_up_after_its_timeout_and_says_how_to_wait_again(api_url):
+    from slowmo.cloud.client import CloudError
+
+    _running_forever()
+    naps: list[float] = []
+    with pytest.raises(CloudError) as gave_up:
+        _client(api_url).wait("job-5", poll=0.01, timeout=0.2, sleep=lambda s: (naps.append(s), time.sleep(s)))
+    message = str(gave_up.value)
+    assert "job job-5 is still PROCESSING after waiting 0 s" in message
+    assert "`slowmo cloud status job-5 --wait` waits again" in message
+    assert 1 <= len(naps) < 100
+
+
+def test_wait_has_a_default_timeout(api_url, monkeypatch):
+    """A caller that names no timeout (the CLI without --wait-timeout passes None) still stops: at
+    DEFAULT_WAIT_SECONDS, about twice the largest admitted job's estimated wall clock."""
+    from slowmo.cloud import client as client_module
+    from slowmo.foresight import capacity
+
+    largest = capacity.estimate(capacity.Source.of_length(1920, 1080, 30, 1920), capacity.Job(8, compare=True))
+    assert largest.fits and largest.wall_clock_s < client_module.DEFAULT_WAIT_SECONDS
+    monkeypatch.setattr(client_module, "DEFAULT_WAIT_SECONDS", 0.2)
+    _running_forever()
+    naps: list[float] = []
+
+    def nap(seconds):
+        naps.append(seconds)
+        if len(naps) > 500:
+            pytest.fail("wait() polled without end")
+        time.sleep(seconds)
+
+    with pytest.raises(client_module.CloudError, match="still PROCESSING"):
+        _client(api_url).wait("job-5", poll=0.01, timeout=None, sleep=nap)

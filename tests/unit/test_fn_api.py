@@ -127,3 +127,98 @@ def test_dry_run_answers_the_estimate_and_starts_nothing(cloud, clip):
 def test_bad_dry_runs_and_bad_ranges_are_a_400(cloud, body, message):
     status, answer = cloud.api("POST", "/jobs", body)
     assert status == 400 and message in answer["message"]
+
+
+# ------------------------------------------------------------------------------------------- uploads over 5 GB
+API = "https://abc123.execute-api.us-east-1.amazonaws.com/v1"
+
+
+class _Answer:
+    def __init__(self, body: bytes, headers=None):
+        self.body, self.headers = body, dict(headers or {})
+
+    def read(self) -> bytes:
+        return self.body
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _client_on(cloud, sent: list):
+    """SlowmoClient whose API calls reach the real ApiFunction handler and whose presigned URLs are sent to
+    (moto's) S3 with plain HTTP, as a browser or curl would send them."""
+    import io
+    import urllib.error
+
+    import requests
+
+    from slowmo.cloud.client import SlowmoClient
+
+    def opener(request, timeout=None):
+        url = request.full_url
+        if url.startswith(API):
+            body = json.loads(request.data) if request.data else None
+            status, answer = cloud.api(request.get_method(), url[len(API):], body)
+            if status >= 400:
+                raise urllib.error.HTTPError(url, status, "refused", {}, io.BytesIO(json.dumps(answer).encode()))
+            return _Answer(json.dumps(answer).encode())
+        data = request.data.read() if hasattr(request.data, "read") else request.data
+        sent.append((urlparse(url).path, parse_qs(urlparse(url).query).get("partNumber"), len(data)))
+        reply = requests.put(url, data=data, timeout=30)
+        if reply.status_code >= 400:
+            raise urllib.error.HTTPError(url, reply.status_code, reply.reason, {}, io.BytesIO(reply.content))
+        return _Answer(reply.content, reply.headers)
+
+    return SlowmoClient(API, opener=opener)
+
+
+def test_a_file_over_the_single_put_limit_is_uploaded_in_presigned_parts(cloud, monkeypatch, tmp_path):
+    """Issue 20, finding 4. One PUT carries at most 5 GB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+    upload-objects.html; the harness refuses more with EntityTooLarge), while MaxFileBytes admits 20 GiB. Over the
+    limit the API hands out a multipart upload (CreateMultipartUpload, presigned UploadPart URLs,
+    CompleteMultipartUpload: https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html). Shown at a
+    limit a test can reach: 12 MiB for one PUT, 5 MiB parts (S3's smallest)."""
+    from slowmo.cloud import api
+
+    monkeypatch.setattr(api, "SINGLE_PUT_MAX", 12 * 2**20)
+    monkeypatch.setattr(api, "MIN_PART_BYTES", 5 * 2**20)
+    cloud.s3_limits.single_put_limit = 12 * 2**20
+    video = tmp_path / "big.mp4"
+    data = bytes(range(256)) * (13 * 2**20 // 256 + 7)
+    video.write_bytes(data)
+    sent: list = []
+    key = _client_on(cloud, sent).upload(video)
+    s3 = cloud.client("s3")
+    assert key.startswith("api-uploads/") and s3.get_object(Bucket=cloud.input_bucket, Key=key)["Body"].read() == data
+    assert [(n, size) for _, n, size in cloud.s3_limits.parts] == [(1, 5 * 2**20), (2, 5 * 2**20), (3, len(data) - 10 * 2**20)]
+    assert [number for _, number, _ in sent] == [["1"], ["2"], ["3"]]  # only parts went out, no whole-file PUT
+    assert not s3.list_multipart_uploads(Bucket=cloud.input_bucket).get("Uploads")
+
+
+def test_a_file_over_max_file_bytes_is_refused_before_a_byte_is_sent(cloud, monkeypatch, tmp_path):
+    monkeypatch.setenv("SLOWMO_MAX_FILE_BYTES", str(2**20))
+    video = tmp_path / "big.mp4"
+    video.write_bytes(b"\0" * (2**20 + 1))
+    sent: list = []
+    from slowmo.cloud.client import CloudError
+
+    with pytest.raises(CloudError, match=r"HTTP 400: big.mp4: 1 MiB is over the 1 MiB limit"):
+        _client_on(cloud, sent).upload(video)
+    assert sent == [] and not cloud.client("s3").list_multipart_uploads(Bucket=cloud.input_bucket).get("Uploads")
+
+
+def test_a_failed_part_aborts_the_multipart_upload(cloud, monkeypatch, tmp_path):
+    from slowmo.cloud import api
+    from slowmo.cloud.client import CloudError
+
+    monkeypatch.setattr(api, "SINGLE_PUT_MAX", 6 * 2**20)
+    monkeypatch.setattr(api, "MIN_PART_BYTES", 5 * 2**20)
+    cloud.s3_limits.part_max = 4 * 2**20  # the harness refuses every full part: EntityTooLarge
+    video = tmp_path / "big.mp4"
+    video.write_bytes(b"\1" * (7 * 2**20))
+    with pytest.raises(CloudError, match=r"part 1 of 2\) failed: HTTP 400"):
+        _client_on(cloud, []).upload(video)
+    assert not cloud.client("s3").list_multipart_uploads(Bucket=cloud.input_bucket).get("Uploads")

@@ -2,8 +2,8 @@
 credentials (the API uses AWS_IAM auth), sent with urllib. botocore signs; nothing else is needed.
 
     client = SlowmoClient.from_stack("slowmo")            # or SlowmoClient("https://.../v1")
-    job = client.submit("clip.mp4", {"factor": 8})        # uploads through a presigned URL
-    job = client.wait(job["jobId"])                       # polls GET /jobs/{id}
+    job = client.submit("clip.mp4", {"factor": 8})        # uploads through presigned URLs (multipart over 5 GB)
+    job = client.wait(job["jobId"], timeout=3600)         # polls GET /jobs/{id}; CloudError after the timeout
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from urllib.parse import quote, urlparse
 from slowmo.errors import SlowmoError
 
 TERMINAL = {"SUCCEEDED", "FAILED"}
+# How long wait() polls unless told: about twice the wall clock the capacity model estimates for the largest job
+# the template's defaults admit (1080p30, 32 min, factor 8 with the comparison: ~25 h on 2 instances).
+DEFAULT_WAIT_SECONDS = 48 * 3600
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -121,18 +124,53 @@ class SlowmoClient:
         return self.call("POST", "/jobs", body)
 
     def upload(self, path: Path) -> str:
-        """PUT a local video to the presigned URL the API hands out; returns its key in the input bucket."""
-        grant = self.call("POST", "/jobs", {"upload": {"filename": path.name}})["upload"]
+        """Upload a local video through the URLs the API hands out; returns its key in the input bucket. The API
+        is told the size first: it refuses a file over the stack's MaxFileBytes before a byte is sent, and gives
+        a file over the 5 GB one PUT may carry a multipart upload instead."""
         size = path.stat().st_size
+        grant = self.call("POST", "/jobs", {"upload": {"filename": path.name, "size": size}})["upload"]
+        if grant.get("method") == "MULTIPART":
+            self._upload_parts(path, grant)
+            return grant["key"]
         with open(path, "rb") as fh:
-            request = urllib.request.Request(grant["url"], data=fh, method="PUT",
-                                             headers={"Content-Length": str(size)})
-            try:
-                with self._open(request, timeout=max(self.timeout, 600)) as resp:
-                    resp.read()
-            except urllib.error.HTTPError as err:
-                raise CloudError(f"upload of {path.name} failed: HTTP {err.code}", err.code) from None
+            self._put(grant["url"], fh, size, path.name)
         return grant["key"]
+
+    def _put(self, url: str, data, size: int, what: str) -> str:
+        """PUT to a presigned URL; returns the ETag S3 answered."""
+        request = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Length": str(size)})
+        try:
+            with self._open(request, timeout=max(self.timeout, 600)) as resp:
+                resp.read()
+                return str(resp.headers.get("ETag") or "")
+        except urllib.error.HTTPError as err:
+            raise CloudError(f"upload of {what} failed: HTTP {err.code}", err.code) from None
+        except urllib.error.URLError as err:
+            raise CloudError(f"upload of {what} failed: {err.reason}") from None
+
+    def _upload_parts(self, path: Path, grant: dict[str, Any]) -> None:
+        """A multipart upload: part URLs in batches (they expire), each part PUT, then complete; abort on failure
+        so S3 keeps no orphaned parts."""
+        handle = {"key": grant["key"], "uploadId": grant["uploadId"]}
+        part, count = int(grant["partSize"]), int(grant["partCount"])
+        try:
+            with open(path, "rb") as fh:
+                number = 1
+                while number <= count:
+                    batch = self.call("POST", "/jobs", {"uploadParts": {**handle, "first": number,
+                                                                         "count": count - number + 1}})["parts"]
+                    for item in batch:
+                        fh.seek((item["partNumber"] - 1) * part)
+                        data = fh.read(part)
+                        self._put(item["url"], data, len(data), f"{path.name} (part {item['partNumber']} of {count})")
+                    number += len(batch)
+            self.call("POST", "/jobs", {"completeUpload": {**handle, "partCount": count}})
+        except BaseException:
+            try:
+                self.call("POST", "/jobs", {"abortUpload": handle})
+            except CloudError:
+                pass  # the bucket's lifecycle rule removes incomplete uploads anyway
+            raise
 
     def status(self, job_id: str) -> dict[str, Any]:
         return self.call("GET", f"/jobs/{quote(job_id, safe='')}")
@@ -143,15 +181,20 @@ class SlowmoClient:
 
     def wait(self, job_id: str, *, poll: float = 10, timeout: float | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None, sleep=time.sleep) -> dict[str, Any]:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Poll GET /jobs/{id} until the job SUCCEEDED or FAILED. ``timeout`` (seconds; None: DEFAULT_WAIT_SECONDS,
+        math.inf: no limit) bounds the wait: then CloudError says the job goes on and how to wait again."""
+        timeout = DEFAULT_WAIT_SECONDS if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         while True:
             job = self.status(job_id)
             if progress:
                 progress(job)
             if job.get("status") in TERMINAL:
                 return job
-            if deadline is not None and time.monotonic() > deadline:
-                raise CloudError(f"job {job_id} still {job.get('status')} after {timeout:.0f} s")
+            if time.monotonic() + poll > deadline:
+                raise CloudError(f"job {job_id} is still {job.get('status') or 'not finished'} after waiting "
+                                 f"{_waited(timeout)}; it goes on in the cloud: `slowmo cloud status {job_id} --wait` "
+                                 "waits again")
             sleep(poll)
 
     def endpoint(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -170,6 +213,11 @@ def _error_message(status: int, payload: bytes) -> str:
     if status == 403 and "signature" in message.lower():
         message += " (check your AWS credentials and region)"
     return f"HTTP {status}: {' '.join(str(message).split())}"
+
+
+def _waited(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600} h {s % 3600 // 60} min".replace(" 0 min", "") if s >= 3600 else f"{s} s"
 
 
 def output_name(uri: str) -> str:
