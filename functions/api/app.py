@@ -50,7 +50,8 @@ def post_job() -> Response:
         if set(body) != {action}:
             raise InputError(f"an upload request has only the field '{action}'")
         answer = UPLOAD_ACTIONS[action](settings, aws.presigner(), body[action])
-        logger.info("upload step", action=action, key=(answer.get("upload") or body[action]).get("key"))
+        logger.info("upload URL issued" if action != "completeUpload" else "upload completed", action=action,
+                    key=(answer.get("upload") or body[action]).get("key"))
         return Response(201 if action == "upload" else 200, content_types.APPLICATION_JSON, answer)
     if is_dry_run(body):
         estimate = estimate_request(settings, body, s3=aws.client("s3"))
