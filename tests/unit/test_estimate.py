@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from slowmo.foresight.estimate import Calibration, PlanCounts, local_seconds
+from slowmo.foresight.estimate import RUN_START_S, Calibration, PlanCounts, free_cores, local_seconds
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,8 @@ def test_local_time_adds_the_stages_and_scales_by_their_overlap():
                       measured_in_s=1.0, overlap=0.8, compare_s_per_frame=0.05)
     counts = PlanCounts(source_frames=10, pairs_synthesised=9, synthesised_frames=27, output_frames=37)
     stages = 10 * (0.01 + 0.005) + 9 * 0.1 + 27 * 0.02 + 37 * 0.03
-    assert local_seconds(counts, cal, compare=False) == pytest.approx(0.5 + 0.8 * stages)
-    assert local_seconds(counts, cal, compare=True) == pytest.approx(0.5 + 0.8 * (stages + 37 * 0.05))
+    assert local_seconds(counts, cal, compare=False) == pytest.approx(RUN_START_S + 0.5 + 0.8 * stages)
+    assert local_seconds(counts, cal, compare=True) == pytest.approx(RUN_START_S + 0.5 + 0.8 * (stages + 37 * 0.05))
 
 
 def test_estimate_calibrates_a_k64_job_quickly_and_models_jobs_and_png(run_cli, clip):
@@ -110,3 +110,18 @@ def test_a_run_that_fails_after_its_plan_still_has_one_error_line(clip, tmp_path
                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)))  # noqa: PLW1509
     assert run.returncode == 1 and run.stderr.startswith("slowmo: plan: 47 output frames"), run.stderr
     assert_one_line_error((run.returncode, run.stdout, run.stderr), "")
+
+
+def test_workers_gain_only_the_cores_other_processes_leave_free():
+    """A --jobs 2 run on a 2-core machine already at load 4 gained nothing over one process; the estimate had
+    divided the work by 2 / 1.3 whatever the load."""
+    assert free_cores(2, 1.0) == 2 and free_cores(8, 3.0) == 6  # the estimating process itself is not load
+    assert free_cores(2, 4.0) == 1 and free_cores(4, 0.0) == 4
+    cal = Calibration(pairs=3, decode_s_per_frame=0.01, engine_s_per_pair=0.02, engine_s_per_frame=0.01,
+                      classify_s_per_frame=0.001, encode_s_per_frame=0.01, bytes_per_frame=1000, startup_s=0.5,
+                      measured_in_s=1.0)
+    counts = PlanCounts(source_frames=100, pairs_synthesised=99, output_frames=397, synthesised_frames=297)
+    idle = local_seconds(counts, cal, compare=False, jobs=2, cores=free_cores(2, 1.0))
+    busy = local_seconds(counts, cal, compare=False, jobs=2, cores=free_cores(2, 4.0))
+    serial = local_seconds(counts, cal, compare=False, jobs=1)
+    assert idle < serial < busy  # busy: no gain, and the workers' start on top

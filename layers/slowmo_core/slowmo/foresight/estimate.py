@@ -16,7 +16,8 @@ in the calibration too).
 The calibration asks the engine for at most CALIBRATION_SLOTS of the densest pair's t values (a
 -k 64 run at 4K took minutes to calibrate on all 63), and its cost per frame is what scales to the
 plan's counts. --jobs N (by default what `run` would choose) divides the work by the cores N workers
-keep busy beyond the one process's own threads, plus the workers' start. A PNG sequence is timed and
+keep busy beyond the one process's own threads, plus the workers' start; only the cores other processes
+leave free count (the load average), since a busy machine gives the workers no more than one process gets. A PNG sequence is timed and
 sized by writing the calibration's frames as PNG. Nothing is written except temporary files, which
 are removed.
 """
@@ -46,6 +47,7 @@ from slowmo.timeline.scenes import classify_pair, signature
 
 CALIBRATION_PAIRS = 3  # at least; more when few frames lie between two source frames
 CALIBRATION_SLOTS = 6  # t values asked of the engine per calibrated pair, at most
+RUN_START_S = 0.6  # what the calibration never times: the interpreter's start and imports (0.41 s) and the probe (0.2 s)
 PARALLEL_START_S = 1.5  # starting the worker processes (a fresh interpreter with OpenCV each)
 SINGLE_PROCESS_CORES = 1.3  # cores one process keeps busy with its threads (OpenCV, x264), about
 ENCODE_SAMPLE_FRAMES = 40  # consecutive output frames encoded to calibrate: enough for x264 to reach its steady rate
@@ -359,10 +361,10 @@ def local_seconds(counts: PlanCounts, cal: Calibration, *, compare: bool, jobs: 
     encode = write * encoded + (cal.compare_s_per_frame * encoded if compare else 0.0)
     work = cal.overlap * (decode + synthesis + encode)
     if jobs <= 1:
-        return cal.startup_s + work
-    cores = _cores() if cores is None else cores
+        return RUN_START_S + cal.startup_s + work
+    cores = free_cores() if cores is None else cores
     gain = max(1.0, min(jobs, cores) / SINGLE_PROCESS_CORES)
-    return cal.startup_s + PARALLEL_START_S + decode + work / gain  # the decoder feeds the workers alone
+    return RUN_START_S + cal.startup_s + PARALLEL_START_S + decode + work / gain  # the decoder feeds the workers alone
 
 
 def cloud_estimate(info: VideoInfo, options: JobOptions, plan: Plan, counts: PlanCounts | None = None,
@@ -442,10 +444,24 @@ def quick_seconds(info: VideoInfo, options: JobOptions, plan: Plan, *, jobs: int
     mpx = info.width * info.height / 1e6
     per = ROUGH_S_PER_MPX.get(options.engine, ROUGH_S_PER_MPX["film"]) * (PNG_COST if sequence else 1.0)
     per *= 2.0 if options.compare else 1.0
-    cores = _cores()
-    # one process already spreads its threads over about 1.5 cores; N workers use up to N of them
+    cores = free_cores()
+    # one process already spreads its threads over about 1.5 cores; N workers use up to N of the free ones
     speedup = min(cores, 1.5) if jobs <= 1 else min(cores, jobs) * 0.9
     return 1.0 + plan.output_count * mpx * per / max(1.0, speedup)
+
+
+def free_cores(cores: int | None = None, load: float | None = None) -> float:
+    """The cores workers would have to themselves: the usable cores less what other processes keep busy now
+    (the 1-minute load average, less the one process estimating). On a shared 2-core machine at load 4 the
+    workers of a --jobs 2 run gained nothing over one process (benchmarks/estimate_accuracy.json), though an
+    idle one would give them both cores."""
+    cores = _cores() if cores is None else cores
+    if load is None:
+        try:
+            load = float(Path("/proc/loadavg").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            load = 0.0
+    return max(1.0, cores - max(0.0, load - 1.0))
 
 
 def _cores() -> int:
