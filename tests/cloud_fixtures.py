@@ -701,6 +701,26 @@ class CloudStack:
         assert not failed, result
         return result
 
+    def endpoint_state_changed(self, status: str = "IN_SERVICE", name: str | None = None) -> dict | None:
+        """EventBridge's "SageMaker Endpoint State Change" for the endpoint (SageMaker Developer Guide, "Events
+        that Amazon SageMaker AI sends to Amazon EventBridge"), delivered as the template's rule delivers it:
+        matched against the rule's real pattern (moto's matcher), then to its target. None when it does not match."""
+        name = name or self.endpoint_name
+        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{name.lower()}"
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "SageMaker Endpoint State Change",
+                 "source": "aws.sagemaker", "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "region": REGION, "resources": [arn],
+                 "detail": {"EndpointName": name, "EndpointArn": arn, "EndpointConfigName": self.endpoint_config_of(name),
+                            "EndpointStatus": status, "Tags": {}}}
+        rule = translated_template()["Resources"]["DeployEndpointFunctionEndpointInService"]["Properties"]
+        from moto.events.models import EventPattern
+
+        if not EventPattern.load(json.dumps(self.resolver().resolve(rule["EventPattern"]))).matches_event(event):
+            return None
+        result, failed = self.lambdas.invoke("DeployEndpointFunction", event)
+        assert not failed, result
+        return result
+
     def history(self, execution_arn: str) -> list[dict]:
         return self.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 

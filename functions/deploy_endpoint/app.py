@@ -3,6 +3,7 @@
 POST   /endpoint  {"instanceType"?, "maxInstances"?}  -> creates/updates it (returns at once; poll GET)
 GET    /endpoint                                      -> status, instance counts, scaling
 DELETE /endpoint                                      -> removes endpoint, configs, models, scaling
+EventBridge "SageMaker Endpoint State Change" (InService) -> registers scale-to-zero at once
 
 A bad request or a refused instance quota is a 400 naming the quota; an endpoint that is busy, failed
 (it is deleted: SageMaker allows nothing else) or being deleted is a 409 that says when to POST again.
@@ -52,4 +53,8 @@ def bad_request(err: InputError) -> Response:
 
 @lambda_entry(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if event.get("detail-type") == "SageMaker Endpoint State Change":  # the stack's EventBridge rule: InService
+        result = endpoint.on_state_change(event["detail"], stack_settings().endpoint_name)
+        logger.info("endpoint in service", result=result)
+        return result
     return app.resolve(event, context)

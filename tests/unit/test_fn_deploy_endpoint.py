@@ -175,3 +175,23 @@ def test_resource_limit_exceeded_from_create_endpoint_is_a_400_naming_the_quota(
     assert status == 400, body
     assert "current utilization of 1" in body["message"] and "Service Quotas" in body["message"], body
     assert cloud.lifecycle.status(cloud.endpoint_name) is None
+
+
+def test_scaling_is_registered_when_the_endpoint_goes_in_service_without_anyone_asking(cloud):
+    """Issue 20, finding 7. Nobody calls GET /endpoint: the stack's EventBridge rule on the endpoint's state
+    change (SageMaker Endpoint State Change, IN_SERVICE) runs DeployEndpointFunction, which registers the
+    scalable target (min 0) and both policies; a repeated event changes nothing; other states and other
+    endpoints are not matched."""
+    assert _api(cloud, "POST", {"instanceType": "ml.g4dn.xlarge", "maxInstances": 2})[0] == 202
+    autoscaling = cloud.client("application-autoscaling")
+    assert cloud.endpoint_state_changed("CREATING") is None
+    cloud.endpoint_ready()
+    assert cloud.endpoint_state_changed(name="someone-elses-endpoint") is None
+    result = cloud.endpoint_state_changed("IN_SERVICE")
+    assert result["endpoint"] == cloud.endpoint_name and result["scaling"]["max"] == 2, result
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        (f"endpoint/{cloud.endpoint_name}/variant/AllTraffic", 0, 2)]
+    assert cloud.endpoint_state_changed("IN_SERVICE")["scaling"]["max"] == 2  # SageMaker may send it twice
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert len(policies) == 2

@@ -363,17 +363,29 @@ def ensure_scaling(name: str, c: Clients, settings: EndpointSettings | None = No
     Application Auto Scaling validates a SageMaker variant against the endpoint as it is, and cannot
     be configured while the endpoint is Creating or Updating (SageMaker Developer Guide, "Update
     endpoints that use auto scaling"). POST /endpoint therefore registers scaling only when the
-    endpoint is already InService; otherwise GET /endpoint does it, with the instance limit the POST
-    recorded on the endpoint as a tag."""
+    endpoint is already InService; otherwise the endpoint's InService state-change event does it
+    (``on_state_change``; GET /endpoint too), with the instance limit the POST recorded on the endpoint as a tag."""
     ep = c.sagemaker.describe_endpoint(EndpointName=name)
     if ep.get("EndpointStatus") != "InService":
-        return {"pending": f"registered once the endpoint is InService (it is {ep.get('EndpointStatus')}): "
-                           "GET /endpoint then"}
+        return {"pending": f"registered once the endpoint is InService (it is {ep.get('EndpointStatus')}), "
+                           "by the stack's rule on the endpoint's state change"}
     if settings is None:
         tags = {t["Key"]: t["Value"] for t in c.sagemaker.list_tags(ResourceArn=ep["EndpointArn"]).get("Tags", [])}
         settings = EndpointSettings(name=name, model_data_url="", role_arn="", output_path="",
                                     max_instances=int(tags.get(MAX_INSTANCES_TAG, 1)))
     return configure_scaling(settings, c)
+
+
+def on_state_change(detail: dict, ours: str, *, clients: Clients | None = None) -> dict:
+    """EventBridge's "SageMaker Endpoint State Change" for an endpoint that went InService: register its scaling
+    now, whoever deployed it and whether or not anyone looks at GET /endpoint (SageMaker Developer Guide, "Events
+    that Amazon SageMaker AI sends to Amazon EventBridge"; scaling can be registered only on an InService endpoint,
+    "Autoscale an asynchronous endpoint"). Idempotent: SageMaker may send an event more than once."""
+    name = str(detail.get("EndpointName") or "")
+    if name.lower() != ours.lower():
+        return {"endpoint": name, "ignored": f"not this stack's endpoint ({ours})"}
+    c = clients or Clients.create()
+    return {"endpoint": ours, "scaling": ensure_scaling(ours, c)}
 
 
 def remove_scaling(name: str, c: Clients) -> bool:
