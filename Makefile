@@ -21,7 +21,7 @@ CORE_TESTS := tests/unit/test_timing.py tests/unit/test_chunks.py tests/unit/tes
 	tests/unit/test_synthesis.py tests/unit/test_metrics.py tests/unit/test_options.py \
 	tests/unit/test_engine_film.py tests/unit/test_engine_flow.py tests/unit/test_probe.py tests/unit/test_chunkio.py
 
-.PHONY: demo test lint check-template check-asl unit bench mutants clean test-py310
+.PHONY: demo test lint check-template check-asl unit bench mutants clean test-py310 sam-local
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,12 @@ demo: $(RUN_STAMP)
 # The Python 3.10 run goes first so that the whole suite's summary is the last line CI reads.
 test: lint
 	@$(MAKE) --no-print-directory test-py310
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --ignore=tests/containers
+
+## sam-local: every image built offline, `sam build`, every event invoked in its function's image, Lambda's
+## limits enforced, and a whole job through the containers (needs Docker: tools/containers/dockerd.sh start)
+sam-local: $(DEV_STAMP)
+	bash tools/containers/sam_local.sh
 
 $(VENV310)/.installed: pyproject.toml
 	$(PYTHON310) -m venv $(VENV310)
