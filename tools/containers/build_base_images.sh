@@ -4,7 +4,6 @@
 #   slowmo/debian-rootfs:bookworm            Debian 12 minbase with the libraries CPython links against
 #   public.ecr.aws/lambda/python:3.12        the Lambda Python 3.12 base (and :3.12-x86_64, which SAM asks for
 #                                            zip functions), with awslambdaric and the SAM CLI's emulator
-#   slowmo/model-server-python:3.10          the same layout with Python 3.10: the DJL LMI image's Python
 # Cached: an image that exists with the same inputs (a hash in its label) is kept. FORCE=1 rebuilds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,5 +66,4 @@ build_lambda_base() {  # version, tags...
   rm -rf "$ctx"
 }
 build_lambda_base 3.12 public.ecr.aws/lambda/python:3.12 public.ecr.aws/lambda/python:3.12-x86_64
-build_lambda_base 3.10 slowmo/model-server-python:3.10
-docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'debian-rootfs|lambda/python|model-server-python' | sed 's/^/base images: /'
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'debian-rootfs|lambda/python' | sed 's/^/base images: /'

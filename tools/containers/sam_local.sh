@@ -19,7 +19,7 @@ py312=$(ls -d "$HOME"/.pyenv/versions/3.12*/bin 2>/dev/null | head -n 1 || true)
 [ -x "$py312/python3.12" ] || { echo "sam-local: sam build needs a python3.12 (pyenv or PATH)" >&2; exit 1; }
 PATH="$py312:$PATH" SAM_CLI_TELEMETRY=0 .venv/bin/sam build --build-dir .aws-sam/build --skip-pull-image \
   >out/sam-build.log 2>&1 || { tail -n 30 out/sam-build.log; echo "sam-local: sam build failed (out/sam-build.log)" >&2; exit 1; }
-docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'extractfunction|lambda/python:3.12 |model-server' \
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'extractfunction:python|lambda/python:3.12 ' \
   | sed 's/^/sam-local: image /'
 
 step "the functions in their containers"
