@@ -20,7 +20,11 @@ label() { docker image inspect -f '{{index .Config.Labels "slowmo.inputs"}}' "$1
 # 1. the Debian root file system
 want=$(printf '%s %s' "$rootfs_packages" "$mirror" | sha256sum | cut -c1-16)
 if [ "${FORCE:-0}" = 1 ] || [ "$(label "$rootfs_image")" != "$want" ]; then
-  command -v mmdebstrap >/dev/null || { say "installing mmdebstrap"; apt-get install -y -qq mmdebstrap >/dev/null; }
+  if ! command -v mmdebstrap >/dev/null; then
+    say "installing mmdebstrap"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap; } >/dev/null \
+      || { echo "base images: cannot install mmdebstrap (apt-get failed)" >&2; exit 1; }
+  fi
   say "making $rootfs_image with mmdebstrap from $mirror (about a minute)"
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   mmdebstrap --quiet --variant=minbase --include="$rootfs_packages" bookworm "$tmp/rootfs.tar" "$mirror"
