@@ -18,7 +18,18 @@ from slowmo import __version__
 from slowmo.errors import InputError, SlowmoError
 from slowmo.local.destination import OutputClash, OutputExists
 from slowmo.local.progress import progress_factory
-from slowmo.options import AUDIO_MODES, CODECS, DEFAULT_AUDIO, ENGINES, FALLBACK_MODES, PRESETS, JobOptions
+from slowmo.options import (
+    AUDIO_MODES,
+    CODECS,
+    DEFAULT_AUDIO,
+    DEFAULT_DEINTERLACE,
+    DEINTERLACE_MODES,
+    EDITOR_CODECS,
+    ENGINES,
+    FALLBACK_MODES,
+    PRESETS,
+    JobOptions,
+)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
 
@@ -32,6 +43,8 @@ RUN_EXAMPLES = """examples:
   slowmo run clip.mp4 -o ramp.mp4 --factor 4 --range 1:2              only 1-2 s slowed 4x: 4 s in, 7 s out
   slowmo run clip.mp4 -o ramp.mp4 --factor 8 --range 2.0:3.5 --range 7:8@4 --ease 0.25
   slowmo run clip.mp4 -o part.mp4 --factor 8 --trim 12.5:15           only 12.5-15 s of the source
+  slowmo run tape.mxf -o cut.mov --factor 4 --codec prores      ProRes 422 HQ (4444 for 4:4:4) for an editor
+  slowmo run 50i.mts -o slow.mp4 --factor 4                     interlaced: each field becomes a frame (50 fps)
 
 speed ramps (times are source seconds):
   --trim START:END     process only [START, END); either side may be empty (5: or :10)
@@ -77,7 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--audio", choices=AUDIO_MODES, default=DEFAULT_AUDIO,
                      help=f"stretch (pitch kept), drop, or original speed (default: {DEFAULT_AUDIO})")
     run.add_argument("--compare", metavar="PATH", help="also write a side-by-side comparison video")
-    run.add_argument("--codec", choices=CODECS, default="auto", help="auto: H.264 for 8-bit input, HEVC Main10 for deeper input")
+    run.add_argument("--codec", choices=CODECS, default="auto",
+                     help="auto: H.264 for 8-bit input, HEVC Main10 for deeper input; prores (422 HQ, 4444 for 4:4:4) "
+                          "and dnxhr (HQ/HQX/444) write an editor's .mov at the source's depth and chroma")
+    run.add_argument("--deinterlace", choices=DEINTERLACE_MODES, default=DEFAULT_DEINTERLACE,
+                     help="interlaced input: field (each field becomes a frame, twice the moments; default), "
+                          "frame (one frame per interlaced frame) or off")
+    run.add_argument("--square-pixels", action="store_true",
+                     help="resample anamorphic input to square pixels (default: keep its pixel aspect, SAR)")
     run.add_argument("--crf", type=int, default=18, help="quality, 0 (lossless) to 51 (default: 18)")
     run.add_argument("--preset", choices=PRESETS, default="medium", help="encoder speed/size trade-off")
     run.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
@@ -211,6 +231,16 @@ def _check_output_names(args) -> None:
                             "for PNG frames")
     if args.compare is not None and Path(args.compare).suffix.lower() not in VIDEO_SUFFIXES:
         raise ArgumentError(f"--compare {args.compare}: must end in .mp4, .mov, .m4v or .mkv")
+    codec = getattr(args, "codec", "auto")
+    if codec in EDITOR_CODECS:  # a QuickTime (or Matroska) file: MP4 cannot hold ProRes or DNxHR
+        from slowmo.media.fidelity import check_output_container
+
+        for flag, path in (("-o", None if is_sequence_output(args.output) else args.output), ("--compare", args.compare)):
+            if path is not None:
+                try:
+                    check_output_container(codec, path)
+                except InputError as exc:
+                    raise ArgumentError(f"{flag} {exc}") from None
 
 
 def cmd_run(args) -> int:
@@ -271,7 +301,9 @@ def _options(**values) -> JobOptions:
 def _job_options(args) -> JobOptions:
     return _options(factor=args.factor, fps=args.fps, engine=args.engine, model=args.model, audio=args.audio,
                       compare=args.compare is not None, codec=args.codec, crf=args.crf, preset=args.preset,
-                      fallback=getattr(args, "fallback", "auto"), trim=args.trim, ranges=tuple(args.ranges), ease=args.ease)
+                      fallback=getattr(args, "fallback", "auto"), trim=args.trim, ranges=tuple(args.ranges), ease=args.ease,
+                      deinterlace=getattr(args, "deinterlace", DEFAULT_DEINTERLACE),
+                      square_pixels=getattr(args, "square_pixels", False))
 
 
 def cmd_estimate(args) -> int:

@@ -41,8 +41,11 @@ from slowmo.local.parallel import WorkerFailed, default_jobs, run_parallel, run_
 from slowmo.local.workdir import ChunkStore, SavedWorkKept, work_folder_for
 from slowmo.media.audio import mux_audio, plan_audio
 from slowmo.media.decode import read_frames
+from slowmo.media.fidelity import check_output_container, encode_options, fidelity_warnings
+from slowmo.media.interlace import deinterlaced_info
 from slowmo.media.probe import VideoInfo, probe
-from slowmo.options import JobOptions, working_depth
+from slowmo.media.subtitles import mux_subtitles, retime_subtitles, text_subtitle_indexes
+from slowmo.options import JobOptions, output_codec, working_depth
 from slowmo.synthesis.engines import create_engine
 from slowmo.synthesis.frames import SynthesisReport
 from slowmo.timeline.plan import Plan, plan_job
@@ -79,6 +82,8 @@ class JobReport:
     jobs: int = 1
     chunks: int = 1
     resumed_chunks: int = 0
+    # what became of the picture's properties and companion tracks (picture_report; docs/fidelity.md)
+    picture: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +109,55 @@ def check_input(info: VideoInfo, options: JobOptions, limits: Limits, plan: Plan
         warnings.append(f"{info.pix_fmt} input is processed in 8 bits per channel by the {options.engine} engine "
                         "(flow and blend keep 16); colour tags are kept")
     return warnings
+
+
+def fidelity_notes(source: VideoInfo, options: JobOptions, *, depth: int, sequence: bool) -> list[str]:
+    """The one-line warnings for what the output cannot keep of the source (alpha, bitmap subtitles, dynamic
+    HDR metadata, RGB's matrix, chroma: slowmo.media.fidelity), for anamorphic PNG frames, and for
+    interlaced input left woven."""
+    lines = fidelity_warnings(source, options, depth=depth, sequence=sequence, subtitles_kept=True)
+    if sequence and source.sar:
+        lines.append(f"{Path(source.path).name}: PNG frames carry no pixel aspect: show them at SAR {source.sar} "
+                     "(a video output keeps it)")
+    if options.deinterlace == "off":
+        from slowmo.media.interlace import detect_field_order
+
+        order = detect_field_order(source, measure=False)
+        if order is not None:
+            lines.append(f"{Path(source.path).name}: interlaced ({order}) input processed as whole frames "
+                         "(--deinterlace off): its combing is kept and smeared by synthesis")
+    return lines
+
+
+def picture_report(source: VideoInfo, info: VideoInfo, options: JobOptions, encode: dict, *,
+                   sequence: bool) -> dict:
+    """What the run does with the source's picture and tracks, for the report: the deinterlacing (mode,
+    field order, the rate synthesis works at), the pixel aspect, the output's codec, pixel format and colour
+    tags, HDR10 static metadata, subtitles kept or dropped, alpha."""
+    from slowmo.media.encode import output_color, pixel_format
+    from slowmo.media.probe import TEXT_SUBTITLE_CODECS
+
+    picture: dict = {"deinterlace": None}
+    if info.deinterlace:
+        order = "tff" if "parity=tff" in info.deinterlace else "bff"
+        picture["deinterlace"] = {"mode": options.deinterlace, "field_order": order, "filter": info.deinterlace,
+                                  "fps": _rate(info.fps), "frames": info.frame_count}
+    subs = list(source.subtitles)
+    text = [c for c in subs if c in TEXT_SUBTITLE_CODECS and not sequence]
+    picture["subtitles"] = {"kept": text, "dropped": [c for c in subs if c not in text]}
+    picture["alpha"] = "dropped" if source.alpha else None
+    if sequence:
+        picture.update(output="png", sar=source.sar, square_pixels=False)  # PNG frames have no pixel aspect tag
+        return picture
+    codec = output_codec(options.codec, encode["depth"])
+    tags = output_color(encode["color"], info.width, info.height, codec)
+    picture.update(
+        output=codec, pix_fmt=pixel_format(codec, encode["depth"], encode.get("chroma", "420")),
+        sar="1:1" if encode.get("square_pixels") else encode.get("sar"),
+        square_pixels=bool(encode.get("square_pixels")),
+        color={"range": tags.range, "space": tags.space, "primaries": tags.primaries, "transfer": tags.transfer},
+        hdr10_metadata=bool(encode.get("master_display") or encode.get("max_cll")))
+    return picture
 
 
 def local_chunk_frames(frame_count: int) -> int:
@@ -178,6 +232,7 @@ class PreparedJob:
     key: dict
     warnings: list[str]
     overwrite: bool = True
+    picture: dict = field(default_factory=dict)
 
 
 def run_job(
@@ -231,12 +286,16 @@ def prepare_job(input_path, output, options: JobOptions, *, compare_path=None, l
     outputs = [("output", output, sequence)] + ([("--compare", compare_path, False)] if compare_path is not None else [])
     check_outputs(input_path, outputs, overwrite=overwrite)
     limits = limits or Limits.from_env()
-    info = probe(input_path)
-    if info.frame_count < 2:
-        raise InputError(f"{Path(info.path).name}: has only {info.frame_count} frame; need at least 2 to interpolate")
+    source = probe(input_path)
+    if source.frame_count < 2:
+        raise InputError(f"{Path(source.path).name}: has only {source.frame_count} frame; need at least 2 to interpolate")
+    # interlaced input: the plan sees the frames decoding delivers (bwdif: at field rate, each field a frame)
+    info = deinterlaced_info(source, options.deinterlace)
     chunk_frames = chunk_frames or local_chunk_frames(info.frame_count)
     plan = plan_job(info, options, chunk_frames=chunk_frames)  # timing and chunks: every executor follows it
+    depth = bit_depth or working_depth(info.bit_depth, options.engine)
     warnings = check_input(info, options, limits, plan)
+    warnings += fidelity_notes(source, options, depth=depth, sequence=sequence)
     for message in warnings:
         log.warning(message)
 
@@ -248,11 +307,10 @@ def prepare_job(input_path, output, options: JobOptions, *, compare_path=None, l
     final = Path(output)
     compare = Path(compare_path) if compare_path is not None else None
     created_folder = sequence and not os.path.exists(final)
-    folder = _checked_destinations(info, options, output, compare, sequence)
+    folder = _checked_destinations(info, options, output, compare, sequence, depth)
 
-    depth = bit_depth or working_depth(info.bit_depth, options.engine)
-    encode_opts = {"codec": options.codec, "crf": options.crf, "preset": options.preset, "color": info.color,
-                   "depth": depth}
+    # codec, colour tags, pixel aspect (or square pixels), HDR10 static metadata, chroma: from the source
+    encode_opts = encode_options(info, options, depth=depth)
     settings = RenderSettings(
         factor=options.factor, engine=options.engine, width=info.width, height=info.height,
         output_fps=plan.output_fps, sequence=sequence, encode=encode_opts, compare=compare is not None,
@@ -267,18 +325,25 @@ def prepare_job(input_path, output, options: JobOptions, *, compare_path=None, l
         input_path=str(input_path), output=str(output), info=info, options=options, plan=plan, engine=engine, settings=settings,
         final=final, folder=folder, compare=compare, sequence=sequence, created_folder=created_folder,
         keep_audio=info.has_audio and options.audio != "drop" and not sequence, depth=depth, jobs=jobs, key=key,
-        warnings=warnings, overwrite=overwrite)
+        warnings=warnings, overwrite=overwrite,
+        picture=picture_report(source, info, options, encode_opts, sequence=sequence))
 
 
 def _checked_destinations(info: VideoInfo, options: JobOptions, output: str | os.PathLike, compare: Path | None,
-                          sequence: bool) -> Path:
-    """The output's folder, after checking both outputs' names, folders and free space (the same disk model
-    as the cloud's admission: refuse now what the disk cannot hold at the end)."""
+                          sequence: bool, depth: int = 8) -> Path:
+    """The output's folder, after checking both outputs' names (and that their container holds the codec),
+    folders and free space (the same disk model as the cloud's admission: refuse now what the disk cannot
+    hold at the end)."""
     final = Path(output)
     if not sequence and final.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"{final.name}: output must end in .mp4, .mov, .m4v or .mkv, or be a directory for PNG frames")
     if compare is not None and compare.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"{compare.name}: comparison output must be a video file (.mp4)")
+    codec = output_codec(options.codec, depth)
+    if not sequence:
+        check_output_container(codec, final)
+    if compare is not None:  # the comparison is written with the output's codec
+        check_output_container(codec, compare)
     folder = check_destination(output, sequence=sequence)
     if compare is not None:
         check_destination(compare, sequence=False)
@@ -332,6 +397,12 @@ def plan_lines(job: PreparedJob) -> list[str]:
     lines = [f"plan: {plan.output_count} output frames ({kind}), {plan.output_duration:.2f} s, about "
              f"{_bytes(needed)} on disk; roughly {_minutes(seconds)} with {job.jobs} "
              f"worker{'s' if job.jobs > 1 else ''} (`slowmo estimate` measures it)"]
+    done = job.picture.get("deinterlace")
+    if done:
+        order = "top" if done["field_order"] == "tff" else "bottom"
+        lines.append(f"interlaced input ({order} field first): deinterlaced (bwdif) at {done['mode']} rate, "
+                     f"{done['frames']} frames at {done['fps']} fps" + (", each field its own moment"
+                                                                        if done["mode"] == "field" else ""))
     if seconds > LONG_RUN_S:
         lines.append(f"warning: this run may take {_minutes(seconds)}; Ctrl-C keeps the finished chunks for --resume")
     free = shutil.disk_usage(job.folder).free
@@ -423,8 +494,9 @@ def publish(job: PreparedJob, store: ChunkStore, records: list[dict]) -> None:
             video_tmp = store.path / f"video{job.final.suffix}"
             join_segments([(store.chunk_folder(r["index"]) / VIDEO_SEGMENT, r["frames"]) for r in records],
                           video_tmp, plan.output_fps)
+            subtitles = retime_subtitles(info, plan, store.path) if text_subtitle_indexes(info) else []
             _publish(video_tmp, job.final, info, job.keep_audio, job.options.audio, plan.slowdown,
-                     plan.output_duration, plan_audio(plan, info))
+                     plan.output_duration, plan_audio(plan, info), subtitles)
         if job.compare is not None:
             compare_tmp = store.path / f"compare{job.compare.suffix}"
             join_segments([(store.chunk_folder(r["index"]) / COMPARE_SEGMENT, r["frames"]) for r in records],
@@ -484,6 +556,7 @@ def job_report(job: PreparedJob, records: list[dict], done: dict[int, dict], sta
         jobs=job.jobs,
         chunks=len(records),
         resumed_chunks=sum(1 for r in records if r["index"] in done),
+        picture=job.picture,
     )
 
 
@@ -495,13 +568,17 @@ def _window(frames, first: int, last: int):
 
 
 def _publish(video_tmp: Path, final: Path, info: VideoInfo, keep_audio: bool, mode: str, slowdown: Fraction, duration: float,
-             audio_curve: dict | None = None):
+             audio_curve: dict | None = None, subtitles: list[str] | None = None):
+    """Mux the joined video with the audio and the retimed subtitle tracks (if any) under a temporary name,
+    then rename it into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
     staged = _temp_path(final, final.suffix)
     try:
         if keep_audio:
             mux_audio(str(video_tmp), info.path, str(staged), mode=mode, slowdown=slowdown, duration=duration,
-                      **(audio_curve or {}))
+                      **(audio_curve or {}), subtitles=subtitles or ())
+        elif subtitles:
+            mux_subtitles(str(video_tmp), str(staged), subtitles)
         else:
             shutil.move(str(video_tmp), staged)
         os.replace(staged, final)

@@ -30,9 +30,20 @@ class SideBySide:
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, self._font_scale, self._thickness)
         pad = max(4, th // 2)
         cv2.rectangle(canvas, (x + pad, pad), (x + 3 * pad + tw, 3 * pad + th + base), (0, 0, 0), thickness=-1)
-        white = float(np.iinfo(canvas.dtype).max)
-        cv2.putText(canvas, text, (x + 2 * pad, 2 * pad + th), cv2.FONT_HERSHEY_SIMPLEX, self._font_scale,
-                    (white, white, white), self._thickness, cv2.LINE_AA)
+        if canvas.dtype == np.uint8:
+            cv2.putText(canvas, text, (x + 2 * pad, 2 * pad + th), cv2.FONT_HERSHEY_SIMPLEX, self._font_scale,
+                        (255, 255, 255), self._thickness, cv2.LINE_AA)
+            return
+        # 16-bit frames: OpenCV draws text on 8-bit images only; draw the label on an 8-bit patch of its black
+        # box and scale it up (the same white text on black as the 8-bit path, at 16 bits)
+        y0, y1 = pad, min(canvas.shape[0], 3 * pad + th + base + 1)
+        x0, x1 = x + pad, min(canvas.shape[1], x + 3 * pad + tw + 1)
+        if y1 <= y0 or x1 <= x0:
+            return
+        patch = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
+        cv2.putText(patch, text, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, self._font_scale, (255, 255, 255),
+                    self._thickness, cv2.LINE_AA)
+        canvas[y0:y1, x0:x1] = patch.astype(canvas.dtype) * (np.iinfo(canvas.dtype).max // 255)
 
     def compose(self, source_frame: np.ndarray, result_frame: np.ndarray) -> np.ndarray:
         canvas = np.empty((self.height, self.width, 3), dtype=result_frame.dtype)
