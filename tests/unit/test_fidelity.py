@@ -160,7 +160,7 @@ def test_rgb_sources_get_a_valid_yuv_matrix(ffmpeg_media, tmp_path, name, args, 
 
 # -- 4. HDR10 ------------------------------------------------------------------------------------------
 def test_hdr10_static_metadata_reaches_hevc_output(ffmpeg_media, tmp_path):
-    src = ffmpeg_media("hdr10.mp4", [
+    src = ffmpeg_media("hdr10-static.mp4", [
         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.16",
         "-vf", "format=yuv420p10le,setparams=color_primaries=bt2020:color_trc=smpte2084:colorspace=bt2020nc:range=tv",
         "-c:v", "libx265", "-x265-params", f"log-level=error:hdr10=1:master-display={MASTER}:max-cll=1000,400"])
