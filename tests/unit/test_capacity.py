@@ -274,3 +274,21 @@ print('ok')
            "POWERTOOLS_TRACE_DISABLED": "1"}
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=120)  # noqa: S603
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_fractional_factor_counts_the_plans_frames_and_serialises():
+    from fractions import Fraction
+
+    job = Job.from_options({"factor": 2.5, "compare": False})
+    assert job.factor == Fraction(5, 2)
+    assert Job.from_options({"factor": "5/2"}).factor == Fraction(5, 2) and Job.from_options({"factor": "8"}).factor == 8
+    report = estimate(Source(320, 180, 48, 24.0), job)
+    assert report.output_frames == output_frame_count(48, Fraction(5, 2)) == 118  # 47 x 2.5 = 117.5 intervals
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["job"]["factor"] == 2.5
+    # more work than factor 2, less than factor 3
+    two, three = (estimate(Source(320, 180, 48, 24.0), Job(factor=k, compare=False)) for k in (2, 3))
+    assert two.output_bytes < report.output_bytes < three.output_bytes
+    assert capacity.film_calls_per_pair(Fraction(5, 2)) == 3 and capacity.film_calls_per_pair(1) == 0
+    needs = capacity.local_disk_needs(Source(320, 180, 48, 24.0), job)
+    assert needs["output"] == int(2 * 118 * Source(320, 180, 48, 24.0).megapixels * capacity.SEGMENT_BYTES_PER_MPX)

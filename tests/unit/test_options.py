@@ -7,15 +7,29 @@ from slowmo.foresight.limits import Limits
 from slowmo.options import JobOptions, parse_factor, parse_fps
 
 
-@pytest.mark.parametrize("value", ["2", 2, "64", 8, "8.0"])
-def test_valid_factors(value):
-    assert parse_factor(value) == int(float(value))
+@pytest.mark.parametrize("value", ["2", 2, "64", 8, "8.0", "1", 1])
+def test_valid_whole_factors_are_ints(value):
+    factor = parse_factor(value)
+    assert factor == int(float(value)) and type(factor) is int
 
 
-@pytest.mark.parametrize("value", [0, 1, 65, 1000, "2.5", 2.5, "abc", "", True, "-4"])
+@pytest.mark.parametrize("value, exact, text", [("2.5", Fraction(5, 2), "2.5"), (2.5, Fraction(5, 2), "2.5"),
+                                                ("5/2", Fraction(5, 2), "2.5"), ("1.25", Fraction(5, 4), "1.25"),
+                                                ("7/3", Fraction(7, 3), "7/3"), ("63.5", Fraction(127, 2), "63.5")])
+def test_fractional_factors_are_exact_and_print_as_written(value, exact, text):
+    factor = parse_factor(value)
+    assert factor == exact and isinstance(factor, Fraction) and str(factor) == text
+
+
+@pytest.mark.parametrize("value", [0, 0.5, 65, 64.5, 1000, "abc", "", True, "-4", "8x"])
 def test_invalid_factors_are_refused_with_a_message(value):
-    with pytest.raises(InputError, match="factor must be a whole number from 2 to 64"):
+    with pytest.raises(InputError, match="factor must be a number from 1 to 64, such as 8, 2.5 or 5/2"):
         parse_factor(value)
+
+
+def test_a_factor_finer_than_a_thousandth_is_refused_with_the_fraction_to_write():
+    with pytest.raises(InputError, match="factor 2.33333 is finer than 1/1000.*such as 7/3"):
+        parse_factor("2.33333")
 
 
 def test_fps_parsing():
@@ -78,7 +92,7 @@ def test_plain_options_serialise_as_before():
 @pytest.mark.parametrize("fields, says", [
     ({"ranges": ["2:1"]}, "ends before it starts"),
     ({"ranges": ["1:3", "2:4"]}, "overlap"),
-    ({"ranges": ["1:2@65"]}, "from 2 to 64"),
+    ({"ranges": ["1:2@65"]}, "above 1 and at most 64: whole from 2 to 64"),
     ({"ranges": ["1:2"], "ease": 0.6}, "longer than half the shortest range"),
     ({"trim": "x"}, "trim 'x' is not valid"),
     ({"ranges": 5}, "give a list of START:END@K strings"),

@@ -151,3 +151,30 @@ def test_an_engine_returning_the_wrong_number_of_frames_is_named():
     a = render_frame(0, 64, 48, 12.0)
     with pytest.raises(RuntimeError, match="engine recording returned 2 frames for 3 slots"):
         fill_pair(a, render_frame(1, 64, 48, 12.0), 4, ShortEngine())
+
+
+def test_a_fractional_plan_keeps_the_frames_the_grid_meets_and_blends_the_rest_at_their_t():
+    from fractions import Fraction
+
+    from slowmo.timeline.plan import make_plan
+    from slowmo.timeline.timing import FrameTimes
+
+    frames = moving_frames(7)
+    plan = make_plan(FrameTimes(tuple(Fraction(i, 12) for i in range(7)), Fraction(12), True), Fraction(5, 2))
+    report = SynthesisReport()
+    out = list(synthesize(frames, plan.frames(), BlendEngine(), report))
+    assert len(out) == plan.output_count == 16 == report.output_frames  # 6 x 2.5 + 1
+    for m, f in enumerate(plan.frames()):
+        if f.is_source:
+            assert np.array_equal(out[m], frames[f.index]) and m == f.index * 5 // 2
+        else:
+            expected = (1 - f.t) * frames[f.index].astype(np.float64) + f.t * frames[f.index + 1].astype(np.float64)
+            assert np.abs(out[m] - expected).max() <= 0.5 + 1e-9
+    assert [f.index for f in plan.frames() if f.is_source] == [0, 2, 4, 6]
+
+
+def test_a_fractional_factor_without_a_plan_is_refused():
+    from fractions import Fraction
+
+    with pytest.raises(ValueError, match="not a whole number"):
+        list(synthesize(moving_frames(3), Fraction(5, 2), BlendEngine()))

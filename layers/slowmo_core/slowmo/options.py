@@ -11,7 +11,13 @@ from typing import Any
 
 from slowmo.errors import InputError
 from slowmo.timeline.speedcurve import CurveSpec, parse_spec
-from slowmo.timeline.timing import MAX_FACTOR, MIN_FACTOR
+from slowmo.timeline.timing import (
+    MAX_FACTOR,
+    MAX_FACTOR_DENOMINATOR,
+    MIN_SLOWDOWN,
+    factor_json,
+    parse_slowdown,
+)
 
 ENGINES = ("flow", "blend", "film")
 AUDIO_MODES = ("stretch", "drop", "original")
@@ -31,16 +37,20 @@ MAX_OUTPUT_FPS = 1000
 FALLBACK_MODES = ("auto", "off")  # see fallback.py
 
 
-def parse_factor(value: Any) -> int:
-    """An integer factor in [MIN_FACTOR, MAX_FACTOR]; 2.5, '8x', 0, 1 and 1000 are refused."""
+def parse_factor(value: Any) -> int | Fraction:
+    """The slowdown: a number from 1 to 64, whole (8) or not (2.5, '5/2'): how many times longer the output
+    lasts than the source. Whole numbers come back as int (so their jobs are what they always were), others
+    as a Fraction (slowmo.timeline.timing.Factor, printed as written). '8x', 0, 0.5 and 1000 are refused.
+    1 (real speed) is a valid value here; JobOptions refuses it when nothing else changes (see there)."""
     text = str(value).strip()
     try:
-        number = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise InputError(f"factor must be a whole number from {MIN_FACTOR} to {MAX_FACTOR}, got {text!r}") from None
-    if isinstance(value, bool) or number.denominator != 1 or not MIN_FACTOR <= number <= MAX_FACTOR:
-        raise InputError(f"factor must be a whole number from {MIN_FACTOR} to {MAX_FACTOR}, got {text}")
-    return int(number)
+        return parse_slowdown(value, low=MIN_SLOWDOWN, high=MAX_FACTOR)
+    except ValueError as exc:
+        if str(exc) == "too fine":
+            raise InputError(f"factor {text} is finer than 1/{MAX_FACTOR_DENOMINATOR}: give at most 3 decimal places, "
+                             "or a fraction such as 7/3") from None
+        raise InputError(f"factor must be a number from {MIN_SLOWDOWN} to {MAX_FACTOR}, such as 8, 2.5 or 5/2, "
+                         f"got {text!r}") from None
 
 
 def parse_fps(value: Any) -> Fraction:
@@ -77,7 +87,7 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class JobOptions:
-    factor: int = 8
+    factor: int | Fraction = 8  # the slowdown: int when whole, else a Fraction (slowmo.timeline.timing.Factor)
     fps: Fraction | None = None  # None: play at the source frame rate (K times longer)
     engine: str = "flow"
     model: str | None = None  # FILM SavedModel path or variant
@@ -107,6 +117,7 @@ class JobOptions:
         _choice("preset", self.preset, PRESETS)
         _choice("fallback", self.fallback, FALLBACK_MODES)
         _choice("deinterlace", self.deinterlace, DEINTERLACE_MODES)
+        self._check_real_speed(spec)
         if not isinstance(self.square_pixels, bool):
             raise InputError(f"square_pixels must be true or false, got {self.square_pixels!r}")
         if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
@@ -115,6 +126,21 @@ class JobOptions:
             raise InputError(f"compare must be true or false, got {self.compare!r}")
         if self.model is not None and not isinstance(self.model, str):
             raise InputError("model must be a string")
+
+    def _check_real_speed(self, spec: CurveSpec) -> None:
+        """-k 1 keeps real speed: it needs --fps (a frame rate conversion) or a range with its own @K;
+        alone (or with a trim) it would only copy the frames. A range without @K takes -k, so at -k 1 it
+        would slow nothing."""
+        if self.factor != 1:
+            return
+        plain = [r for r in spec.ranges if r.factor is None]
+        if plain:
+            raise InputError(f"range {plain[0]} slows nothing at factor 1 (it takes the factor, -k); give it its own "
+                             f"slowdown, e.g. {plain[0]}@4")
+        if self.fps is None and not spec.ranges:
+            raise InputError("factor 1 keeps real speed and the source's frame rate, so there is nothing to do: give an "
+                             "output rate to convert to (e.g. -k 1 --fps 60), a slowdown above 1 (e.g. -k 2.5), or a "
+                             "range to slow (e.g. -k 1 --range 2:3@4)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], defaults: dict[str, Any] | None = None) -> JobOptions:
@@ -134,6 +160,7 @@ class JobOptions:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["factor"] = factor_json(self.factor)  # 8 as before; 2.5, or "7/3" where no short decimal says it
         d["fps"] = None if self.fps is None else f"{self.fps.numerator}/{self.fps.denominator}"
         # left out when unused, so a plain job's options (and so its cloud job id) are what they were
         d["ranges"] = list(self.ranges) or None

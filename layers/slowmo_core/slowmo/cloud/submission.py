@@ -29,7 +29,7 @@ from slowmo.errors import InputError
 
 OPTION_NAMES = ("factor", "fps", "engine", "model", "audio", "compare", "codec", "crf", "preset", "trim", "ranges", "ease")
 METADATA_PREFIX = "slowmo-"
-_INT_OPTIONS = {"factor", "crf"}
+_INT_OPTIONS = {"crf"}
 _BOOL_OPTIONS = {"compare"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -98,6 +98,14 @@ def _coerce(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if name == "factor":  # 8 stays an int (job ids do not change); 2.5 or 5/2 is refused by validate_options
+        if text.isdigit():
+            return int(text)
+        try:
+            Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            raise InputError(f"option factor must be a whole number, got {value!r}") from None
+        return text
     if name in _INT_OPTIONS:
         try:
             return int(text)
@@ -158,6 +166,11 @@ def validate_options(raw: dict[str, Any]) -> dict[str, Any]:
     from slowmo.options import JobOptions  # the shared validator; light module
 
     opts = JobOptions.from_dict({k: _coerce(k, v) for k, v in raw.items()})
+    if isinstance(opts.factor, Fraction):
+        # The cloud's chunk requests and output names take a whole factor (slowmo.cloud.media.is_uniform,
+        # slowmo.cloud.inference, slowmo.cloud.layout): refused here rather than made at the wrong times.
+        raise InputError(f"factor {opts.factor}: the cloud takes whole factors only (1 with fps, or 2 to 64); "
+                         f"make a fractional slowdown locally: slowmo run VIDEO -o OUT -k {opts.factor}")
     as_dict = opts.to_dict() if hasattr(opts, "to_dict") else dataclasses.asdict(opts)
     return {k: _jsonable(v) for k, v in as_dict.items() if v is not None}
 

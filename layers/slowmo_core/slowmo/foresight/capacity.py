@@ -35,6 +35,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 from slowmo.foresight import prices
@@ -43,6 +44,7 @@ from slowmo.foresight import prices
 # counted arithmetic over an ASSUMED A10G throughput. Not measured (no GPU was lent to this project); one
 # constant, shared with the film engine's figures.
 from slowmo.synthesis.film_figures import GPU_SECONDS_PER_FRAME_1080P
+from slowmo.timeline.timing import factor_json, factor_value, output_frame_count
 
 # ---------------------------------------------------------------------------------------- rules
 LAMBDA_MB_PER_VCPU = 1769  # one vCPU's worth of CPU at 1,769 MB (AWS, see the module docstring)
@@ -163,9 +165,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Job:
-    """The options that change the work: factor, output rate, comparison, codec."""
+    """The options that change the work: factor, output rate, comparison, codec.
 
-    factor: int = 8
+    factor: output frames per source frame interval, as the model counts them; whole (8) or not (2.5: a
+    fractional slowdown makes (n-1) x 2.5 intervals' worth of frames, rounded down, as the plan does)."""
+
+    factor: int | Fraction = 8
     fps: float | None = None
     compare: bool = True
     codec: str = "h264"
@@ -175,7 +180,7 @@ class Job:
         """From validated job options: slowmo.options.JobOptions or its JSON form."""
         d = options if isinstance(options, Mapping) else options.to_dict()
         fps = d.get("fps")
-        return cls(int(d.get("factor", 8)), None if fps in (None, "") else _rate(fps), bool(d.get("compare", False)),
+        return cls(_factor(d.get("factor", 8)), None if fps in (None, "") else _rate(fps), bool(d.get("compare", False)),
                    str(d.get("codec") or "h264"))
 
 
@@ -360,7 +365,7 @@ class CapacityReport:
         if longest > 0:
             return f"{limit.describe(step.name, self.fraction)}; {options}, {self.source.label} fits up to {_duration(longest)}"
         fits = f"no length of {self.source.width}x{self.source.height} fits"
-        lower = next((k for k in range(self.job.factor - 1, 1, -1)
+        lower = next((k for k in range(math.ceil(self.job.factor) - 1, 1, -1)
                       if estimate(self.source, replace(self.job, factor=k), self.stack, fraction=self.fraction).fits), None)
         if lower is not None:
             fits += f"; this input fits at factor {lower}"
@@ -370,7 +375,7 @@ class CapacityReport:
         return {
             "source": asdict(self.source) | {"durationSeconds": round(self.source.duration_s, 3),
                                              "label": self.source.label},
-            "job": asdict(self.job),
+            "job": asdict(self.job) | {"factor": factor_json(self.job.factor)},
             "stack": asdict(self.stack),
             "steps": [s.to_dict(self.fraction) for s in self.steps],
             "comparison": {k: round(v, 2) for k, v in self.comparison.items()},
@@ -396,12 +401,12 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
     if stack.instance_type not in GPU_SPEED or stack.instance_type not in prices.SAGEMAKER_INSTANCE_HOUR:
         raise ValueError(f"no speed or price for endpoint instance {stack.instance_type}; "
                          f"known: {', '.join(sorted(GPU_SPEED))}")
-    k, c, n = job.factor, max(2, stack.chunk_frames), max(2, source.frames)
+    k, c, n = _factor(job.factor), max(2, stack.chunk_frames), max(2, source.frames)
     mpx = source.megapixels
     raw_frame = source.width * source.height * 3  # frames are uint8 RGB in memory
     chunks, largest = chunk_counts(n, c)
-    out_frames = (n - 1) * k + 1
-    chunk_out = (largest - 1) * k + 1
+    out_frames = output_frames(n, k)
+    chunk_out = output_frames(largest, k)
     chunk_file_in = largest * mpx * rates.chunk_bytes_per_mpx
     chunk_file_out = chunk_out * mpx * rates.chunk_bytes_per_mpx
     segment = chunk_out * mpx * SEGMENT_BYTES_PER_MPX
@@ -532,15 +537,30 @@ def estimate(source: Source, job: Job, stack: Stack | None = None, *, rates: Mea
                           cost, fraction)
 
 
-def film_calls_per_pair(factor: int) -> int:
+def film_calls_per_pair(factor) -> int:
     """FILM model calls for one source pair at factor K (slowmo.synthesis.engines.film.calls_per_pair, counted
     without numpy): FILM only makes midpoints, so a dyadic K bisects exactly (K-1 calls); any other K
     is bracketed at depth 2 or at the depth of the power of two dividing it, whichever is deeper, and
-    the rest is a flow retime on the endpoint's CPU."""
+    the rest is a flow retime on the endpoint's CPU. A fractional K (2.5) puts its t values anywhere in
+    the pair: bracketed at depth 2, like an odd K."""
+    factor = Fraction(factor)
+    if factor.denominator != 1:
+        return 3
+    factor = factor.numerator
     if factor & (factor - 1) == 0:
         return factor - 1
     twos = (factor & -factor).bit_length() - 1  # the power of two dividing K
     return (1 << max(2, twos)) - 1
+
+
+def output_frames(source_frames: int, factor) -> int:
+    """(n-1) x K + 1, rounded down for a fractional K (the plan's count at the source's rate)."""
+    return output_frame_count(source_frames, factor)
+
+
+def _factor(value):
+    """A factor from options or their JSON form (8, "8", 2.5, "5/2"): int when whole, else a Fraction."""
+    return factor_value(Fraction(str(value).strip()))
 
 
 def chunk_counts(frames: int, chunk_frames: int) -> tuple[int, int]:
@@ -641,7 +661,7 @@ def default_limits(stack: Stack | None = None, job: Job | None = None, fps: floa
         "MaxWidth": width,
         "MaxHeight": height,
         "MaxDurationSeconds": minutes * 60,
-        "MaxOutputFrames": (round(minutes * 60 * fps) - 1) * job.factor + 1,
+        "MaxOutputFrames": output_frames(round(minutes * 60 * fps), job.factor),
         "MaxFileBytes": file_gib * GB,
     }
 
@@ -653,7 +673,7 @@ def local_disk_needs(source: Source, job: Job, *, sequence: bool = False) -> dic
     """Bytes `slowmo run` writes at each destination: {"output": ..., "compare": ...}. A video is made
     of per-chunk segments in a work folder beside it, then joined: both are on disk at the end (twice
     the video). A PNG sequence is one file per output frame. The comparison is twice as wide."""
-    out_frames = (max(2, source.frames) - 1) * job.factor + 1
+    out_frames = output_frames(max(2, source.frames), job.factor)
     if sequence:
         output = out_frames * source.megapixels * PNG_BYTES_PER_MPX
     else:

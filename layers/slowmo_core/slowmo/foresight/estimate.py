@@ -44,6 +44,7 @@ from slowmo.options import JobOptions
 from slowmo.synthesis.engines import create_engine
 from slowmo.timeline.plan import Plan, plan_job
 from slowmo.timeline.scenes import classify_pair, signature
+from slowmo.timeline.timing import factor_json
 
 CALIBRATION_PAIRS = 3  # at least; more when few frames lie between two source frames
 CALIBRATION_SLOTS = 6  # t values asked of the engine per calibrated pair, at most
@@ -78,7 +79,7 @@ class Calibration:
 class Estimate:
     input: str
     engine: str
-    factor: int
+    factor: int | float | str  # the slowdown as given, JSON-ready: 8, 2.5 or "7/3"
     width: int
     height: int
     jobs: int
@@ -416,7 +417,7 @@ def estimate_job(input_path: str | os.PathLike, options: JobOptions, *, limits: 
     cloud_report = cloud_estimate(info, options, plan, counts, stack=None if cloud is True else cloud) if cloud else None
     fps = plan.output_fps
     return Estimate(
-        input=str(input_path), engine=options.engine, factor=options.factor, width=info.width, height=info.height,
+        input=str(input_path), engine=options.engine, factor=factor_json(options.factor), width=info.width, height=info.height,
         jobs=jobs, output_kind="png" if sequence else "video",
         source_frames=counts.source_frames, pairs_synthesised=counts.pairs_synthesised,
         output_frames=counts.output_frames, synthesised_frames=counts.synthesised_frames,

@@ -55,7 +55,7 @@ DEFAULT_MODEL_DIR = "/opt/ml/model"
 class ServerRequest:
     inputs: tuple[str, ...]
     output: str
-    factor: int
+    factor: int | str  # int: t = j/K; with `outputs`, also 1 or a fractional slowdown ("5/2")
     engine: str = "film"
     start: int = 0
     end: int | None = None
@@ -100,9 +100,8 @@ class ServerRequest:
             raise InputError("request has no 'output' s3:// URI for the synthesised chunk")
         for uri in (*inputs, output):
             _split_s3(uri)
-        factor = _int(d, "factor", None)
-        if factor is None or not 2 <= factor <= MAX_FACTOR:
-            raise InputError(f"'factor' must be an integer from 2 to {MAX_FACTOR}, got {d.get('factor')!r}")
+        outputs = _outputs(d.get("outputs"))
+        factor = _factor(d.get("factor"), timed=outputs is not None)
         engine = d.get("engine", "film")
         if engine not in ENGINES:
             raise InputError(f"unknown engine {engine!r}: this server runs {', '.join(ENGINES)}")
@@ -130,7 +129,6 @@ class ServerRequest:
                 raise ValueError
         except (ValueError, ZeroDivisionError):
             raise InputError(f"'fps' must be a positive number or ratio, got {fps!r}") from None
-        outputs = _outputs(d.get("outputs"))
         known = {"version", "inputs", "input", "output", "factor", "engine", "start", "end", "first_index",
                  "schedule", "tile", "tile_overlap", "batch_size", "fps", "job_id", "chunk_index", "outputs"}
         return cls(
@@ -155,11 +153,32 @@ class ServerRequest:
         return d
 
 
-def build_request(inputs, output: str, factor: int, **options) -> dict:
+def build_request(inputs, output: str, factor, **options) -> dict:
     """A validated request dict (what the Lambda writes to S3 as the InputLocation object)."""
     if isinstance(inputs, str):
         inputs = [inputs]
     return ServerRequest.from_dict({"inputs": list(inputs), "output": output, "factor": factor, **options}).to_dict()
+
+
+def _factor(value, *, timed: bool):
+    """The request's factor: an integer from 2 to MAX_FACTOR, which alone says what to make (t = j/K). A request
+    that carries its output frames (`outputs`, a timed chunk) may also be at 1 (real speed at another output
+    rate) or at a fractional slowdown, given as a number (2.5) or "n/d" ("5/2"): it is informational there,
+    and kept as given, so a whole factor's request stays byte-identical."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)  # "8" was always taken as 8
+    if isinstance(value, int) and not isinstance(value, bool) and 2 <= value <= MAX_FACTOR:
+        return value
+    if timed and not isinstance(value, bool) and isinstance(value, (int, float, str)):
+        try:
+            number = Fraction(str(value).strip())
+        except (ValueError, ZeroDivisionError):
+            number = None
+        if number is not None and 1 <= number <= MAX_FACTOR:
+            return value
+    need = (f"an integer from 2 to {MAX_FACTOR}, or with 'outputs' a number from 1 to {MAX_FACTOR} (2.5 or \"5/2\")"
+            if timed else f"an integer from 2 to {MAX_FACTOR} (a fractional factor or 1 needs the plan's 'outputs' list)")
+    raise InputError(f"'factor' must be {need}, got {value!r}")
 
 
 def _outputs(value) -> tuple | None:
@@ -294,7 +313,7 @@ def _frames_in(paths: list[str], start: int, end: int | None, uris: tuple[str, .
         raise InputError(f"input chunk {' + '.join(uris)} holds {index} frames; frames {start}.. need at least 2")
 
 
-def _checked(frames: Iterator, report, factor: int, outputs: tuple | None = None) -> Iterator:
+def _checked(frames: Iterator, report, factor, outputs: tuple | None = None) -> Iterator:
     """Pass frames through; before the stream ends, check the count (a wrong chunk is never completed)."""
     count = 0
     for frame in frames:

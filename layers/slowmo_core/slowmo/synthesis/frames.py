@@ -7,7 +7,8 @@ the cut for slots before the midpoint, the frame after it from the midpoint on. 
 synthesised across a cut. Every pair is classified, with or without slots, so the cuts reported do
 not depend on the output rate or the chunking.
 
-Given a whole number K instead of a list of output frames, the slots are today's t = j/K.
+Given a whole number K instead of a list of output frames, the slots are today's t = j/K. A fractional K
+(2.5) has no such pattern: its output frames come from the plan, and a number that is not whole is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
+from numbers import Number
 
 import numpy as np
 
@@ -51,7 +53,7 @@ def fill_pair(
 ) -> tuple[PairKind, list[np.ndarray]]:
     """The frames at times ts (or t = j/K for a whole number K) between a and b, and what kind of pair it was."""
     kind = classify_pair(eight_bit(a), eight_bit(b), sig_a, sig_b)
-    ts = slot_times(factor_or_ts) if isinstance(factor_or_ts, int) else list(factor_or_ts)
+    ts = slot_times(factor_or_ts) if isinstance(factor_or_ts, Number) else list(factor_or_ts)
     if kind is PairKind.MOTION and ts:
         return kind, _checked_count(engine, engine.interpolate(a, b, ts), ts)
     return kind, _fill_without_engine(kind, a, b, ts)
@@ -92,7 +94,8 @@ def _guard(a: np.ndarray, b: np.ndarray, ts, frames: list, mode: str):
 
 
 def constant_rate_frames(factor: int) -> Iterator[OutputFrame]:
-    """Today's contract as an endless list of output frames: source i, then t = j/K up to the next."""
+    """Today's contract as an endless list of output frames: source i, then t = j/K up to the next.
+    A fractional K is refused (ValueError): its frames are the plan's (Plan.frames)."""
     ts = slot_times(factor)
     for i in count():
         yield OutputFrame(i)
@@ -118,7 +121,7 @@ def synthesize(
     unreliable synthesis (see fallback.py).
     """
     report = report if report is not None else SynthesisReport()
-    pending = iter(constant_rate_frames(outputs) if isinstance(outputs, int) else outputs)
+    pending = iter(constant_rate_frames(outputs) if isinstance(outputs, Number) else outputs)
     upcoming = next(pending, None)
     previous = previous_view = previous_sig = None
     # Pairs wait here, in output order, until `pair_window(engine)` of them can go to the engine together

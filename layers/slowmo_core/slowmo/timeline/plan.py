@@ -16,7 +16,12 @@ The rule (README, "Timing rules"; docs/timing.md):
 - For constant-rate input at R = source rate this is today's contract exactly: (n-1)K+1 frames,
   output frame iK is source frame i, the slots between are at t = j/K.
 - No real frame is dropped: consecutive real frames must be at least one output frame apart in output
-  time, so each has its own nearest output frame, within half an output frame of it. The default R is
+  time, so each has its own nearest output frame, within half an output frame of it. A real frame that the
+  grid does not meet (K x i / source rate x R not whole: every other frame at -k 2.5, or at -k 1 --fps 60
+  from 24 fps, where source frame i falls on output frame 2.5 i) is not shown as itself: the output
+  frames either side of it are synthesised at their own times, each at most one output frame from it,
+  as any output rate the source's grid does not divide has always been handled. K may be fractional
+  (2.5) or 1 (real speed, another output rate); the rule is the same. The default R is
   the source's rate (nominal rate for variable-rate input), raised to the lowest standard rate that
   keeps that promise; an explicit rate that breaks it is refused.
 
@@ -39,7 +44,7 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 from slowmo.errors import InputError
-from slowmo.timeline.timing import STANDARD_RATES, FrameTimes
+from slowmo.timeline.timing import STANDARD_RATES, FrameTimes, factor_json, factor_value
 
 PLAN_VERSION = 1
 # A speed curve computes in floats: a source time this close to a real frame's timestamp is that frame.
@@ -155,7 +160,7 @@ class Plan:
     source_times: tuple[Fraction, ...]  # every decoded frame, seconds from the first one
     constant_rate: bool
     source_fps: Fraction  # the constant rate, or the nominal rate of variable-rate input
-    factor: int
+    factor: int | Fraction  # the job's slowdown: int when whole, else a Fraction (2.5 = 5/2)
     output_fps: Fraction
     rate_reason: str
     time_map: Any  # LinearTimeMap, or any object with output_time / source_time / to_dict
@@ -236,7 +241,7 @@ class Plan:
         return {
             "version": PLAN_VERSION,
             "source": source,
-            "factor": self.factor,
+            "factor": factor_json(self.factor),  # 8 as always; 2.5, or "7/3"
             "outputFps": _frac(self.output_fps),
             "outputCount": self.output_count,
             "outputDuration": round(self.output_duration, 6),
@@ -259,7 +264,7 @@ class Plan:
             times = tuple(tick * timebase for tick in source["ticks"])
         start, end = d["window"]
         return cls(
-            source_times=times, constant_rate=bool(source["constant"]), source_fps=fps, factor=int(d["factor"]),
+            source_times=times, constant_rate=bool(source["constant"]), source_fps=fps, factor=factor_value(Fraction(str(d["factor"]))),
             output_fps=Fraction(d["outputFps"]), rate_reason=d["rateReason"], time_map=time_map_from_dict(d["timeMap"]),
             output_count=int(d["outputCount"]), window_start=Fraction(start),
             window_end=None if end is None else Fraction(end),
@@ -311,7 +316,7 @@ def choose_output_rate(times: FrameTimes, output_times: Sequence, fps: Fraction 
 
 def make_plan(
     times: FrameTimes,
-    factor: int,
+    factor,
     *,
     fps: Fraction | None = None,
     time_map=None,
@@ -350,7 +355,8 @@ def make_plan(
         count = math.ceil(span) if _is_exact(span) else math.ceil(span - FLOAT_EPSILON)
     if count < 1:
         raise InputError("the window holds no output frame")
-    plan = Plan(source, times.constant, times.fps, int(factor), output_fps, reason, time_map, count, start, end)
+    factor = factor_value(factor)
+    plan = Plan(source, times.constant, times.fps, factor, output_fps, reason, time_map, count, start, end)
 
     first_src, last_src = plan.first_frame, plan.last_frame
     if last_src - first_src < 1:
@@ -364,7 +370,7 @@ def make_plan(
         last_out = count - 1 if b == last_src else _last_output_at_or_before(plan, source[b])
         skip = 1 if chunks and first_out == chunks[-1].last_output else 0
         chunks.append(PlanChunk(len(chunks), a, b, first_out, last_out, skip))
-    return Plan(source, times.constant, times.fps, int(factor), output_fps, reason, time_map, count, start, end,
+    return Plan(source, times.constant, times.fps, factor, output_fps, reason, time_map, count, start, end,
                 tuple(chunks))
 
 

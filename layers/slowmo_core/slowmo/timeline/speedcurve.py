@@ -29,11 +29,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Protocol
 
 from slowmo.errors import InputError
-from slowmo.timeline.timing import MAX_FACTOR, MIN_FACTOR
+from slowmo.timeline.timing import MAX_FACTOR, MAX_FACTOR_DENOMINATOR, MIN_FACTOR, factor_text, parse_slowdown
 
 MAX_RANGES = 64
 
@@ -66,14 +67,15 @@ class Trim:
 
 @dataclass(frozen=True)
 class SlowRange:
-    """Source seconds [start, end) slowed by factor (None: the job's --factor)."""
+    """Source seconds [start, end) slowed by factor (None: the job's --factor); a factor is above 1 and may be
+    fractional (2.5: int when whole, else a Fraction)."""
 
     start: float
     end: float
-    factor: int | None = None
+    factor: int | Fraction | None = None
 
     def __str__(self) -> str:
-        return f"{_num(self.start)}:{_num(self.end)}" + (f"@{self.factor}" if self.factor is not None else "")
+        return f"{_num(self.start)}:{_num(self.end)}" + (f"@{factor_text(self.factor)}" if self.factor is not None else "")
 
 
 def _num(value: float) -> str:
@@ -96,7 +98,7 @@ def parse_trim(text: Any) -> Trim:
 
 
 def parse_range(text: Any) -> SlowRange:
-    """`START:END` or `START:END@K` in source seconds, K a whole number from 2 to 64."""
+    """`START:END` or `START:END@K` in source seconds, K above 1 and at most 64: 8, 2.5 or 5/2."""
     if isinstance(text, SlowRange):
         return text
     match = _RANGE_RE.match(text) if isinstance(text, str) else None
@@ -106,10 +108,17 @@ def parse_range(text: Any) -> SlowRange:
     factor = None
     if match.group(3) is not None:
         raw = match.group(3)
-        if not re.fullmatch(r"\d+", raw) or not MIN_FACTOR <= int(raw) <= MAX_FACTOR:
-            raise InputError(f"range {text.strip()}: the factor after @ must be a whole number from {MIN_FACTOR} "
-                             f"to {MAX_FACTOR}, e.g. {_num(start)}:{_num(end)}@8")
-        factor = int(raw)
+        try:
+            factor = parse_slowdown(raw, low=1, high=MAX_FACTOR) if re.fullmatch(r"[\d./]+", raw) else None
+        except ValueError as exc:
+            if str(exc) == "too fine":
+                raise InputError(f"range {text.strip()}: the factor after @ is finer than 1/{MAX_FACTOR_DENOMINATOR}; give "
+                                 f"at most 3 decimal places, or a fraction such as 7/3") from None
+            factor = None
+        if factor is None or factor == 1:
+            raise InputError(f"range {text.strip()}: the factor after @ must be above 1 and at most {MAX_FACTOR}: whole from "
+                             f"{MIN_FACTOR} to {MAX_FACTOR} or fractional, e.g. {_num(start)}:{_num(end)}@8 or "
+                             f"{_num(start)}:{_num(end)}@2.5")
     if end <= start:
         raise InputError(f"range {text.strip()} ends before it starts; write START:END with START < END, "
                          f"e.g. {_num(end)}:{_num(start)}")
@@ -368,7 +377,7 @@ class SpeedCurve:
         return cls((tuple(p) for p in data["pieces"]), data["start"])
 
 
-def build_curve(spec: CurveSpec, *, factor: int, rate_scale: float, start: float, end: float) -> SpeedCurve:
+def build_curve(spec: CurveSpec, *, factor, rate_scale: float, start: float, end: float) -> SpeedCurve:
     """The speed curve for a spec over the processed window [start, end).
 
     factor is the job's --factor (the default for ranges without @K); rate_scale is source fps /
@@ -377,11 +386,12 @@ def build_curve(spec: CurveSpec, *, factor: int, rate_scale: float, start: float
     if end <= start:
         raise ValueError("the window must not be empty")
     if not spec.ranges:
-        return SpeedCurve([(start, end, factor * rate_scale, factor * rate_scale)], start)
+        rate = float(factor) * rate_scale
+        return SpeedCurve([(start, end, rate, rate)], start)
     pieces = []
     position = start
     for r in spec.ranges:
-        rate = (r.factor if r.factor is not None else factor) * rate_scale
+        rate = float(r.factor if r.factor is not None else factor) * rate_scale
         a, b = max(r.start, start), min(r.end, end)
         ease = min(spec.ease, (b - a) / 2)
         pieces.append((position, a, 1.0, 1.0))
@@ -394,7 +404,7 @@ def build_curve(spec: CurveSpec, *, factor: int, rate_scale: float, start: float
     return SpeedCurve(pieces, start)
 
 
-def curve_and_window(spec: CurveSpec, factor: int, frame_times: Sequence, duration: float):
+def curve_and_window(spec: CurveSpec, factor, frame_times: Sequence, duration: float):
     """What the planner takes for a spec: (time map or None, window or None).
 
     frame_times: every decoded frame's time in seconds from the first; duration: from the first frame

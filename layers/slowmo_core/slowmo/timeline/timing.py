@@ -1,32 +1,109 @@
 """The timing rules: which output frame is which, when it is shown, how long the result lasts.
 
-With factor K, between source frames i and i+1 the output holds K-1 synthesised frames at
+With a whole factor K, between source frames i and i+1 the output holds K-1 synthesised frames at
 t = j/K (j = 1..K-1). Output frame i*K is source frame i, so n source frames give (n-1)*K+1.
+
+A fractional factor (2.5 = 5/2) or another output rate is the planner's business (slowmo.timeline.plan):
+the output grid then meets a source frame only where K x i (in output frames) is a whole number, and
+every other output frame is synthesised at its own t. `slot_times` and `source_position` describe the
+whole-K pattern only and refuse anything else.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
 
-MIN_FACTOR = 2
+MIN_FACTOR = 2  # the smallest whole slowdown, and the least a --range @K or -k alone may ask for
 MAX_FACTOR = 64
+MIN_SLOWDOWN = 1  # -k 1: real speed, with another output rate (--fps) or slow ranges
+MAX_FACTOR_DENOMINATOR = 1000  # 2.5, 1.25, 2.333 and 7/3 are fine; 2.33333 is refused (say 7/3)
+
+
+class Factor(Fraction):
+    """A fractional slowdown (2.5 is 5/2). It is a Fraction in every computation and prints as the user
+    wrote it: `2.5` where a short decimal says it exactly, else `7/3`. Whole factors stay plain ints."""
+
+    def __str__(self) -> str:
+        return factor_text(Fraction(self))
+
+
+def factor_text(factor) -> str:
+    """A factor as people write it: 8, 2.5, 7/3."""
+    factor = Fraction(factor)
+    if factor.denominator == 1:
+        return str(factor.numerator)
+    decimal = _short_decimal(factor)
+    return decimal if decimal is not None else f"{factor.numerator}/{factor.denominator}"
+
+
+def _short_decimal(value: Fraction) -> str | None:
+    """value as a decimal of at most 6 places when that is exact, else None."""
+    for places in range(1, 7):
+        scaled = value * 10**places
+        if scaled.denominator == 1:
+            whole, rest = divmod(abs(scaled.numerator), 10**places)
+            return f"{'-' if value < 0 else ''}{whole}.{rest:0{places}d}"
+    return None
+
+
+def factor_value(factor):
+    """A factor in its canonical form: int when whole (so whole factors behave exactly as before), else a Factor."""
+    factor = Fraction(factor)
+    return factor.numerator if factor.denominator == 1 else Factor(factor)
+
+
+def factor_json(factor):
+    """A factor for JSON: 8 (int), 2.5 (a number when a short decimal says it exactly), else "7/3"."""
+    factor = Fraction(factor)
+    if factor.denominator == 1:
+        return factor.numerator
+    return float(factor) if _short_decimal(factor) is not None else f"{factor.numerator}/{factor.denominator}"
+
+
+def parse_slowdown(value, *, low=MIN_FACTOR, high=MAX_FACTOR) -> int | Factor:
+    """A slowdown from 8, '8', 2.5, '2.5' or '5/2', within [low, high]; ValueError (with the reason) otherwise.
+    Whole numbers come back as int."""
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    text = str(value).strip()
+    try:
+        number = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError("not a number") from None
+    if not low <= number <= high:
+        raise ValueError("out of range")
+    if number.denominator > MAX_FACTOR_DENOMINATOR:
+        raise ValueError("too fine")
+    return factor_value(number)
 
 
 def slot_times(factor: int) -> list[float]:
-    """The t values of the synthesised frames between two source frames, in display order."""
+    """The t values of the synthesised frames between two source frames, in display order (whole K only)."""
+    _whole(factor)
     return [j / factor for j in range(1, factor)]
 
 
-def output_frame_count(source_frames: int, factor: int) -> int:
+def _whole(factor) -> None:
+    if isinstance(factor, bool) or not isinstance(factor, int):
+        raise ValueError(f"factor {factor} is not a whole number: its output frames come from the plan "
+                         "(slowmo.timeline.plan), not from t = j/K")
+
+
+def output_frame_count(source_frames: int, factor) -> int:
+    """Output frames of n source frames at factor K on the source's own rate: (n-1)K+1, the whole frames of
+    (n-1)K output intervals for a fractional K (the planner's count: the last frame is kept only when it
+    falls on the grid)."""
     if source_frames < 1:
         return 0
-    return (source_frames - 1) * factor + 1
+    return math.floor((source_frames - 1) * Fraction(factor)) + 1
 
 
 def source_position(output_index: int, factor: int) -> tuple[int, int]:
-    """(source pair index i, slot j): output frame i*K+j lies at t=j/K between source i and i+1."""
+    """(source pair index i, slot j): output frame i*K+j lies at t=j/K between source i and i+1 (whole K)."""
+    _whole(factor)
     return divmod(output_index, factor)
 
 
@@ -34,7 +111,7 @@ def source_position(output_index: int, factor: int) -> tuple[int, int]:
 class Timeline:
     source_frames: int
     source_fps: Fraction
-    factor: int
+    factor: int | Fraction
     output_fps: Fraction
 
     @property
@@ -58,7 +135,7 @@ class Timeline:
         return float(output_index / self.output_fps)
 
 
-def make_timeline(source_frames: int, source_fps: Fraction, factor: int, output_fps: Fraction | None = None) -> Timeline:
+def make_timeline(source_frames: int, source_fps: Fraction, factor, output_fps: Fraction | None = None) -> Timeline:
     return Timeline(source_frames, Fraction(source_fps), factor, Fraction(output_fps) if output_fps else Fraction(source_fps))
 
 
