@@ -431,10 +431,10 @@ def audio_segments(time_map, start: float, end: float) -> list[tuple[float, floa
 
 
 def capacity_terms(spec: CurveSpec, factor: int, frames: int, fps: float) -> tuple[int, int]:
-    """(source frames processed, whole factor) that a per-clip capacity model can take for this spec.
+    """(source frames processed, factor) that a per-clip capacity model can take for this spec.
 
     The capacity model (slowmo.foresight.capacity) counts (frames - 1) x factor + 1 output frames over the
-    whole clip. For a trim or slow ranges this gives the frames of the trimmed window and the smallest
+    whole clip (rounded down for a fractional factor, which a plain spec or a trim passes through as given). For a trim or slow ranges this gives the frames of the trimmed window and the smallest
     whole factor whose count is at least the curve's, so a model of the work never undercounts it.
     Constant-rate timestamps (i / fps) are assumed: the facts an index gives before any decoding.
     """
