@@ -29,6 +29,10 @@ def ramp_clip(make_clip):
 @pytest.mark.parametrize("folders, options", [
     ("uploads/ranges=0.25:0.75@4/ease=0.1/clip.mp4", {"factor": 4, "ranges": ("0.25:0.75@4",), "ease": 0.1}),
     ("uploads/trim=0.2:0.8/factor=3/clip.mp4", {"factor": 3, "trim": "0.2:0.8"}),
+    # fractional slowdowns and real-speed frame-rate conversion: every chunk is timed by the plan
+    ("uploads/factor=2.5/clip.mp4", {"factor": 2.5}),
+    ("uploads/factor=1/fps=30/clip.mp4", {"factor": 1, "fps": 30}),
+    ("uploads/ranges=0.25:0.75@2.5/clip.mp4", {"factor": 4, "ranges": ("0.25:0.75@2.5",)}),
 ])
 def test_cloud_run_with_ranges_or_trim_matches_the_local_plan(cloud, ramp_clip, tmp_path, folders, options):
     from slowmo.cloud.layout import parse_s3_uri

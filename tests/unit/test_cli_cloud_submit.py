@@ -116,10 +116,11 @@ def test_wait_timeout_gives_up_waiting_with_exit_1_and_the_job_goes_on(cloud, ap
     assert code == 1 and all(line.startswith('{"_aws"') for line in out.splitlines())  # no job printed
     lines = err.strip().splitlines()
     job_id = re.match(r"(\S+): QUEUED 0/0 chunks", lines[0]).group(1)  # progress while it waited
-    assert re.fullmatch(rf"slowmo: error: job {re.escape(job_id)} still QUEUED after 0 s", lines[-1]), err
+    assert re.fullmatch(rf"slowmo: error: job {re.escape(job_id)} is still QUEUED after waiting 0 s; it goes on in "
+                        rf"the cloud: `slowmo cloud status {re.escape(job_id)} --wait` waits again", lines[-1]), err
     # it only stopped waiting: the job is still there, and status --wait-timeout waits for it again
     code, out, err = cloud_cli(run_cli, api_url, "status", job_id, "--poll", "0.05", "--wait-timeout", "0.1")
-    assert code == 1 and f"job {job_id} still QUEUED" in err
+    assert code == 1 and f"job {job_id} is still QUEUED" in err
 
 
 @pytest.mark.parametrize("value", ["-1", "soon", "nan"])

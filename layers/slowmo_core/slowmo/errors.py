@@ -15,3 +15,7 @@ class EngineUnavailableError(SlowmoError):
 
 class FFmpegError(SlowmoError):
     """ffmpeg failed; the message carries ffmpeg's own last error line."""
+
+
+class ArgumentError(SlowmoError):
+    """The command line is wrong (an unknown option, a bad value): the CLIs exit 2 with it."""

@@ -170,3 +170,12 @@ class JobOptions:
         if not self.square_pixels:
             d.pop("square_pixels")
         return d
+
+
+def add_curve_options(parser) -> None:
+    """--trim, --range (repeatable) and --ease on an argparse parser: `slowmo run`, `estimate` and
+    `cloud submit` take them with the same syntax (docs/creative.md)."""
+    parser.add_argument("--trim", metavar="START:END", help="process only this part of the source (seconds)")
+    parser.add_argument("--range", dest="ranges", metavar="START:END[@K]", action="append",
+                        default=[], help="slow only this part of the source, by K (default: --factor); repeatable")
+    parser.add_argument("--ease", metavar="SECONDS", default=None, help="ramp the speed in and out of each range")

@@ -42,7 +42,7 @@ def add_cloud_commands(subparsers) -> argparse.ArgumentParser:
     submit.add_argument("--codec", choices=("h264", "h265"))
     submit.add_argument("--crf", type=int)
     submit.add_argument("--preset")
-    from slowmo.cli import add_curve_options
+    from slowmo.options import add_curve_options
 
     add_curve_options(submit)  # --trim, --range, --ease: the same syntax and rules as `slowmo run`
     submit.add_argument("--client-token", help="run the same video with the same options again as a new job")
@@ -118,8 +118,7 @@ def _options(args) -> dict[str, Any]:
         options["ranges"] = list(args.ranges)
     if args.ease is not None:
         options["ease"] = args.ease
-    from slowmo.cli import ArgumentError
-    from slowmo.errors import InputError
+    from slowmo.errors import ArgumentError, InputError
     from slowmo.options import JobOptions
 
     try:  # the stack's DefaultFactor stands in for a missing --factor: a range without @K takes it there

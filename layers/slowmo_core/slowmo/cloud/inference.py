@@ -30,6 +30,8 @@ from typing import Any
 
 from slowmo.cloud.layout import JobLayout, parse_s3_uri, s3_uri
 from slowmo.errors import InputError
+from slowmo.options import parse_factor
+from slowmo.timeline.timing import factor_json
 
 REQUEST_CONTENT_TYPE = "application/json"
 MAX_CAUSE = 32000  # SendTaskFailure's cause limit is 32,768 characters
@@ -68,7 +70,7 @@ def build_chunk_request(layout: JobLayout, chunk: dict[str, Any], options: dict[
     return build_request(
         [s3_uri(layout.work_bucket, layout.chunk_input_key(index))],
         s3_uri(layout.work_bucket, layout.chunk_output_key(index)),
-        int(options["factor"]),
+        factor_json(parse_factor(options["factor"])),  # a whole factor's request stays byte-identical
         **extra,
     )
 

@@ -101,7 +101,7 @@ class JobLayout:
     def segment_key(self, index: int, kind: str = "video") -> str:
         return self.chunk_prefix(index) + f"{kind}.mp4"
 
-    def output_key(self, source_key: str, factor: int, kind: str = "video") -> str:
+    def output_key(self, source_key: str, factor: int | float | str, kind: str = "video") -> str:
         suffix = "" if kind == "video" else f"-{kind}"
         return f"outputs/{self.job_id}/{video_stem(source_key)}-x{factor}{suffix}.mp4"
 

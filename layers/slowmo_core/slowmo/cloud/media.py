@@ -23,6 +23,8 @@ from typing import Any
 
 from slowmo.cloud.layout import JobLayout, s3_uri
 from slowmo.errors import InputError
+from slowmo.options import parse_factor
+from slowmo.timeline.timing import factor_json
 
 COMPARE_LABEL_LEFT = "original (frames repeated)"
 
@@ -454,7 +456,8 @@ def is_uniform(plan) -> bool:
     from slowmo.timeline.plan import LinearTimeMap
 
     return (plan.constant_rate and isinstance(plan.time_map, LinearTimeMap) and plan.output_fps == plan.source_fps
-            and plan.window_start == 0 and plan.window_end is None)
+            and plan.window_start == 0 and plan.window_end is None
+            and Fraction(plan.time_map.factor).denominator == 1)  # 2.5x: frames off the j/K pattern
 
 
 def chunk_plan(plan: dict[str, Any]):
@@ -485,7 +488,7 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
 
     plan = plan or load_plan(s3, layout)
     options = plan["options"]
-    factor = int(options["factor"])
+    factor = parse_factor(options["factor"])  # whole, or a fractional slowdown (2.5): then the chunk is timed
     index = int(chunk["index"])
     width, height = int(plan["video"]["width"]), int(plan["video"]["height"])
     out_fps = Fraction(plan["outputFps"])
@@ -680,7 +683,7 @@ def assemble_output(*, s3, layout: JobLayout, kind: str, workdir: str | None = N
     _, duration, slowdown = _timing_of(plan)
     timing = chunk_plan(plan)
     keep_audio = bool(info.get("has_audio")) and options.get("audio", "stretch") != "drop"
-    final_key = layout.output_key(source["key"], int(options["factor"]), kind)
+    final_key = layout.output_key(source["key"], factor_json(parse_factor(options["factor"])), kind)
     temp_key = layout.temporary_key(final_key)
     tmp = tempfile.mkdtemp(prefix="slowmo-assemble-", dir=workdir)
     try:

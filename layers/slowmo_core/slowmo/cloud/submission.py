@@ -166,11 +166,6 @@ def validate_options(raw: dict[str, Any]) -> dict[str, Any]:
     from slowmo.options import JobOptions  # the shared validator; light module
 
     opts = JobOptions.from_dict({k: _coerce(k, v) for k, v in raw.items()})
-    if isinstance(opts.factor, Fraction):
-        # The cloud's chunk requests and output names take a whole factor (slowmo.cloud.media.is_uniform,
-        # slowmo.cloud.inference, slowmo.cloud.layout): refused here rather than made at the wrong times.
-        raise InputError(f"factor {opts.factor}: the cloud takes whole factors only (1 with fps, or 2 to 64); "
-                         f"make a fractional slowdown locally: slowmo run VIDEO -o OUT -k {opts.factor}")
     as_dict = opts.to_dict() if hasattr(opts, "to_dict") else dataclasses.asdict(opts)
     return {k: _jsonable(v) for k, v in as_dict.items() if v is not None}
 
