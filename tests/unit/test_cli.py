@@ -51,11 +51,20 @@ def test_non_video_file(run_cli, tmp_path, assert_one_line_error):
     assert_one_line_error(run_cli("run", binary, "-o", tmp_path / "o.mp4", "-k", "2"), "not a video")
 
 
-@pytest.mark.parametrize("factor", ["0", "1", "1000", "2.5"])
-def test_bad_factor(run_cli, clip, tmp_path, factor, assert_one_line_error):
+@pytest.mark.parametrize("factor,message", [("0", "factor must be a number from 1 to 64"),
+                                            ("1000", "factor must be a number from 1 to 64"),
+                                            ("1", "factor 1 keeps real speed")])
+def test_bad_factor(run_cli, clip, tmp_path, factor, message, assert_one_line_error):
     code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "--factor", factor)
-    assert_one_line_error((code, out, err), "factor must be a whole number from 2 to 64")
+    assert_one_line_error((code, out, err), message)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_fractional_factor_runs_and_reports_as_json(run_cli, clip, tmp_path):
+    code, out, err = run_cli("run", clip, "-o", tmp_path / "o.mp4", "--factor", "2.5", "-q")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["factor"] == 2.5 and report["output_frames"] == int((24 - 1) * 2.5) + 1
 
 
 def test_film_without_model_says_what_to_do(run_cli, clip, tmp_path, assert_one_line_error):

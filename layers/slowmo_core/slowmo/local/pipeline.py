@@ -49,6 +49,7 @@ from slowmo.options import JobOptions, output_codec, working_depth
 from slowmo.synthesis.engines import create_engine
 from slowmo.synthesis.frames import SynthesisReport
 from slowmo.timeline.plan import Plan, plan_job
+from slowmo.timeline.timing import factor_json
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class JobReport:
     input: str
     output: str
     compare: str | None
-    factor: int
+    factor: int | float | str
     engine: str
     source_fps: str
     output_fps: str
@@ -538,7 +539,7 @@ def job_report(job: PreparedJob, records: list[dict], done: dict[int, dict], sta
         input=job.input_path,
         output=job.output,
         compare=str(job.compare) if job.compare else None,
-        factor=options.factor,
+        factor=factor_json(options.factor),  # 8, or 2.5 / "7/3" for a fractional slowdown (JSON has no Fraction)
         engine=job.engine.name,
         source_fps=_rate(job.info.fps),
         output_fps=_rate(plan.output_fps),
