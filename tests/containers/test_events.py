@@ -17,6 +17,7 @@ from conftest import BUILT_TEMPLATE, ROOT, last_json_line
 INVOKED = [
     ("api_post_job_upload_url", "ApiFunction"),
     ("claim_job_upload", "ClaimJobFunction"),
+    ("settle_job_execution_failed", "SettleJobFunction"),
     ("claim_job_api", "ClaimJobFunction"),
     ("extract", "ExtractFunction"),
     ("extract_scan", "ExtractFunction"),
@@ -33,6 +34,7 @@ INVOKED = [
     ("api_post_job_retry", "ApiFunction"),
     ("api_post_job", "ApiFunction"),
     ("api_post_endpoint", "DeployEndpointFunction"),
+    ("endpoint_in_service", "DeployEndpointFunction"),
     ("api_get_endpoint", "DeployEndpointFunction"),
     ("api_delete_endpoint", "DeployEndpointFunction"),
 ]
@@ -126,6 +128,17 @@ def check(stack: dict, event: str, result) -> None:
         assert result["claimed"] is True and result["rejected"] is None, result
         assert result["source"]["key"] == world.UPLOAD_KEY and result["options"]["factor"] == 8
         stack["upload_job"] = result["jobId"]
+    elif event == "settle_job_execution_failed":
+        # the execution that claimed the upload's job died where no Catch reaches: the safety net fails the job
+        assert result == {"settled": stack["upload_job"], "status": "FAILED"}, result
+        item = stack["clients"]["dynamodb"].get_item(TableName=world.JOBS_TABLE, Key={"jobId": {"S": stack["upload_job"]}})
+        assert item["Item"]["status"]["S"] == "FAILED" and "DataLimitExceeded" in json.dumps(item["Item"])
+        assert any(stack["upload_job"] in m for m in operator_messages(stack)), "the operator was not told"
+    elif event == "endpoint_in_service":
+        assert result["endpoint"] == world.ENDPOINT and result["scaling"]["max"] == 2, result
+        targets = stack["clients"]["application-autoscaling"].describe_scalable_targets(
+            ServiceNamespace="sagemaker")["ScalableTargets"]
+        assert [(t["ResourceId"], t["MinCapacity"]) for t in targets] == [(f"endpoint/{world.ENDPOINT}/variant/AllTraffic", 0)]
     elif event == "claim_job_api":
         assert result == {**result, "jobId": world.JOB_ID, "claimed": True, "rejected": None}
         assert job_item(stack)["status"]["S"] == "RUNNING"
@@ -212,7 +225,7 @@ def check(stack: dict, event: str, result) -> None:
         assert info.has_audio
     elif event == "finish_job_succeeded":
         assert result["status"] == "SUCCEEDED" and job_item(stack)["status"]["S"] == "SUCCEEDED"
-        assert operator_messages(stack), "no notification reached the operator's subscription"
+        assert any(world.JOB_ID in m for m in operator_messages(stack)), "no notification reached the operator"
     elif event == "api_get_job":
         assert result["statusCode"] == 200 and api_body(result)["status"] == "SUCCEEDED"
         assert api_body(result)["jobId"] == world.JOB_ID
@@ -260,10 +273,14 @@ def run_endpoint_for(stack: dict, chunk: dict) -> None:
     handle_request(request, s3=stack["clients"]["s3"], engine=create_engine("blend"))
 
 
-def operator_messages(stack: dict) -> list:
+def operator_messages(stack: dict) -> list[str]:
+    """What reached the operator's subscription since the last look (read and removed)."""
     sqs = stack["clients"]["sqs"]
     url = sqs.get_queue_url(QueueName="slowmo-operator")["QueueUrl"]
-    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return [m["Body"] for m in messages]
 
 
 def test_every_event_has_a_function_or_is_part_of_one():

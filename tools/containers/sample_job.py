@@ -93,7 +93,8 @@ def clients(endpoint_url: str | None):
     import boto3
 
     kw = {"region_name": REGION, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
-    return {name: boto3.client(name, **kw) for name in ("s3", "dynamodb", "sns", "stepfunctions", "iam", "sqs", "sagemaker")}
+    return {name: boto3.client(name, **kw) for name in ("s3", "dynamodb", "sns", "stepfunctions", "iam", "sqs", "sagemaker",
+                                                   "application-autoscaling")}
 
 
 def seed(endpoint_url: str | None, clip: Path) -> dict[str, dict]:
