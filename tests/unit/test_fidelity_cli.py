@@ -394,3 +394,14 @@ def test_8_default_codec_says_422_becomes_420_and_mp4_refuses_prores(prores_422,
     assert refused[0] == 2
     assert_one_line_error(refused, "prores output must be a .mov or .mkv file")
     assert not (tmp_path / "cut.mp4").exists()
+
+
+def test_estimate_takes_a_runs_fidelity_options(ffmpeg_media, run_cli, tmp_path):
+    src = lavfi(ffmpeg_media, "cli-sar-320x240.mp4", "testsrc2=size=320x240:rate=25:duration=0.4",
+                "-vf", "setsar=4/3", "-c:v", "libx264", "-pix_fmt", "yuv420p", audio=True)
+    code, out, err = run_cli("estimate", src, "-k", "2", "-o", tmp_path / "cut.mov", "--codec", "prores",
+                             "--deinterlace", "off", "--square-pixels", "--json")
+    assert code == 0, err
+    assert json.loads(out)["output_frames"] == 19
+    code, _, err = run_cli("estimate", src, "-k", "2", "-o", tmp_path / "cut.mp4", "--codec", "dnxhr")
+    assert code == 2 and "dnxhr output must be a .mov or .mkv file" in err

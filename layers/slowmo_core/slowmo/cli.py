@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from slowmo import __version__
-from slowmo.errors import InputError, SlowmoError
+from slowmo.errors import ArgumentError, InputError, SlowmoError
 from slowmo.local.destination import OutputClash, OutputExists
 from slowmo.local.progress import progress_factory
 from slowmo.options import (
@@ -29,6 +29,7 @@ from slowmo.options import (
     FALLBACK_MODES,
     PRESETS,
     JobOptions,
+    add_curve_options,
 )
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
@@ -55,21 +56,9 @@ speed ramps (times are source seconds):
 """
 
 
-class ArgumentError(SlowmoError):
-    pass
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other slowmo error
         raise ArgumentError(message)
-
-
-def add_curve_options(parser: argparse.ArgumentParser) -> None:
-    """--trim, --range (repeatable) and --ease: the syntax is in RUN_EXAMPLES and docs/creative.md."""
-    parser.add_argument("--trim", metavar="START:END", help="process only this part of the source (seconds)")
-    parser.add_argument("--range", dest="ranges", metavar="START:END[@K]", action="append", default=[],
-                        help="slow only this part of the source, by K (default: --factor); repeatable")
-    parser.add_argument("--ease", metavar="SECONDS", default=None, help="ramp the speed in and out of each range")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--codec", choices=CODECS, default="h264")
     estimate.add_argument("--crf", type=int, default=18)
     estimate.add_argument("--preset", choices=PRESETS, default="medium")
+    estimate.add_argument("--deinterlace", choices=DEINTERLACE_MODES, default=DEFAULT_DEINTERLACE,
+                          help=argparse.SUPPRESS)  # a run's command line is reused
+    estimate.add_argument("--square-pixels", action="store_true", help=argparse.SUPPRESS)
     estimate.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                           help="worker processes the run would use (default: as run chooses)")
     estimate.add_argument("--chunk-frames", type=_positive_int, metavar="N", help=argparse.SUPPRESS)
