@@ -468,13 +468,6 @@ def chunk_plan(plan: dict[str, Any]):
 
 
 # -- encode one chunk -----------------------------------------------------------------------------
-def _color(plan: dict[str, Any]):
-    from slowmo.media.probe import ColorTags
-
-    c = (plan.get("video") or {}).get("color") or {}
-    return ColorTags(c.get("range"), c.get("space"), c.get("primaries"), c.get("transfer"))
-
-
 def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str, Any] | None = None,
                  workdir: str | None = None) -> dict[str, Any]:
     """Encode the model's output chunk into this chunk's MP4 segment (and its side-by-side segment).
@@ -485,6 +478,7 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
     from slowmo.media import chunkio
     from slowmo.media.compare import SideBySide
     from slowmo.media.encode import VideoWriter
+    from slowmo.media.fidelity import encode_options
 
     plan = plan or load_plan(s3, layout)
     options = plan["options"]
@@ -495,8 +489,8 @@ def encode_chunk(*, s3, layout: JobLayout, chunk: dict[str, Any], plan: dict[str
     from slowmo.options import working_depth
 
     depth = working_depth(int(plan["video"].get("bit_depth") or 8), options.get("engine", "film"))
-    enc = {"codec": options.get("codec", "auto"), "crf": int(options.get("crf", 18)),
-           "preset": options.get("preset", "medium"), "color": _color(plan), "depth": depth}
+    # the same encode as a local run: the job's codec, the source's colour tags, pixel aspect, HDR10 metadata
+    enc = encode_options(plan["video"], options, depth=depth)
     if "lastOutput" in chunk:
         expected = int(chunk["lastOutput"]) - int(chunk["firstOutput"]) + 1
         skip = int(chunk.get("skip", 0))

@@ -1,0 +1,59 @@
+"""What goes in comes out, through the cloud too: the chunk encodes and Assemble keep the source's pixel aspect and
+its (absence of) colour tags, as a local run does (docs/fidelity.md). The real ASL on moto, in-process handlers."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+
+import pytest
+from cloud_fixtures import running_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cloud(monkeypatch):
+    with ExitStack() as stack:
+        yield running_stack(monkeypatch, stack, chunk_frames=4, default_factor=2)
+
+
+def _published(cloud, desc, tmp_path):
+    from slowmo.cloud.layout import parse_s3_uri
+    from slowmo.media.probe import probe
+
+    assert desc["status"] == "SUCCEEDED", (desc.get("cause"), cloud.lambdas.errors, cloud.endpoint.errors)
+    found = {}
+    for kind, uri in json.loads(desc["output"])["outputs"].items():
+        bucket, key = parse_s3_uri(uri)
+        cloud.client("s3").download_file(bucket, key, str(tmp_path / f"{kind}.mp4"))
+        found[kind] = probe(tmp_path / f"{kind}.mp4")
+    return found
+
+
+def test_anamorphic_untagged_video_keeps_its_aspect_and_stays_untagged(cloud, ffmpeg_media, tmp_path):
+    from slowmo.media.probe import probe
+
+    src = ffmpeg_media("cloud-anamorphic.mp4", ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=12:duration=0.75",
+                                                "-f", "lavfi", "-i", "sine=duration=0.75", "-vf", "setsar=4/3",
+                                                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+    source = probe(src)
+    assert source.sar == "4:3" and source.color.space is None  # displayed 16:9, no colour tags
+    outputs = _published(cloud, cloud.wait(cloud.start(cloud.upload(src, "uploads/clip.mp4"))), tmp_path)
+    for kind, video in outputs.items():
+        assert video.sar == "4:3", kind  # before: no SAR, so it played squashed at 4:3
+        assert (video.color.space, video.color.primaries, video.color.transfer) == (None, None, None), kind
+
+
+def test_hd_source_tags_are_kept(cloud, ffmpeg_media, tmp_path):
+    src = ffmpeg_media("cloud-tagged-709.mp4", ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=12:duration=0.5",
+                                                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-colorspace", "bt709",
+                                                "-color_primaries", "bt709", "-color_trc", "bt709"])
+    from slowmo.media.probe import probe
+
+    tags = probe(src).color
+    assert tags.space == "bt709"  # the matrix is tagged (this ffmpeg leaves primaries and transfer unknown)
+    outputs = _published(cloud, cloud.wait(cloud.start(cloud.upload(src, "uploads/audio=drop/clip.mp4"))), tmp_path)
+    for kind, video in outputs.items():
+        assert (video.color.space, video.color.primaries, video.color.transfer) == (
+            tags.space, tags.primaries, tags.transfer), kind
