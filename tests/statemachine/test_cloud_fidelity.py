@@ -57,3 +57,18 @@ def test_hd_source_tags_are_kept(cloud, ffmpeg_media, tmp_path):
     for kind, video in outputs.items():
         assert (video.color.space, video.color.primaries, video.color.transfer) == (
             tags.space, tags.primaries, tags.transfer), kind
+
+
+def test_text_subtitles_are_retimed_and_kept_by_assemble(cloud, ffmpeg_media, media_dir, tmp_path):
+    from slowmo.media.subtitles import read_ass
+
+    cues = media_dir / "cloud-cues.srt"
+    cues.write_text("1\n00:00:00,250 --> 00:00:00,500\nHello\n\n2\n00:00:00,750 --> 00:00:01,000\nWorld\n")
+    src = ffmpeg_media("cloud-subs.mp4", ["-f", "lavfi", "-i", "testsrc2=size=160x96:rate=12:duration=1.25",
+                                          "-f", "lavfi", "-i", "sine=duration=1.25", "-i", str(cues),
+                                          "-map", "0:v", "-map", "1:a", "-map", "2:s", "-c:v", "libx264",
+                                          "-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "mov_text", "-t", "1.25"])
+    outputs = _published(cloud, cloud.wait(cloud.start(cloud.upload(src, "uploads/factor=4/clip.mp4"))), tmp_path)
+    assert outputs["video"].subtitles == ("mov_text",)  # before: the track was dropped without a word
+    _, retimed = read_ass(str(outputs["video"].path), 0)
+    assert [(round(c.start, 2), round(c.end, 2)) for c in retimed] == [(1.0, 2.0), (3.0, 4.0)]  # 4x later and longer

@@ -568,19 +568,23 @@ def _write_concat_list(path: str, urls: list[str]) -> None:
 STREAMED_MP4 = ["-movflags", "+frag_keyframe+empty_moov+delay_moov+default_base_moof", "-f", "mp4"]
 
 
-def join_args(listing: str, audio: dict[str, Any] | None) -> list[str]:
+def join_args(listing: str, audio: dict[str, Any] | None, subtitles: list[str] | tuple[str, ...] = ()) -> list[str]:
     """ffmpeg arguments that join the segments in ``listing`` (a concat list of URLs) by stream copy and,
-    with ``audio`` (url, mode, slowdown, duration), mux the source's audio filtered for the mode."""
+    with ``audio`` (url, mode, slowdown, duration), mux the source's audio filtered for the mode, and with
+    ``subtitles`` (retimed files, slowmo.media.subtitles) add them as text tracks, as a local run does."""
     from slowmo.cloud.s3http import PROTOCOLS
     from slowmo.media.audio import AUDIO_BITRATE, audio_args
+    from slowmo.media.subtitles import subtitle_mux_args
 
     args = ["-loglevel", "error", "-f", "concat", "-safe", "0", "-protocol_whitelist", PROTOCOLS, "-i", listing]
-    if audio is None:
-        args += ["-map", "0:v:0"]
-    else:
-        args += ["-i", audio["url"], "-map", "0:v:0", *audio_args(audio["mode"], audio["slowdown"], **audio.get("curve", {})),
+    if audio is not None:
+        args += ["-i", audio["url"]]
+    sub_inputs, sub_maps = subtitle_mux_args(subtitles, "out.mp4", 2 if audio is not None else 1)
+    args += [*sub_inputs, "-map", "0:v:0"]
+    if audio is not None:
+        args += [*audio_args(audio["mode"], audio["slowdown"], **audio.get("curve", {})),
                  "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-t", f"{audio['duration']:.6f}"]
-    return [*args, "-c:v", "copy", *STREAMED_MP4, "pipe:1"]
+    return [*args, *sub_maps, "-c:v", "copy", *STREAMED_MP4, "pipe:1"]
 
 
 def streamed_upload_config():
@@ -689,11 +693,18 @@ def assemble_output(*, s3, layout: JobLayout, kind: str, workdir: str | None = N
                          "duration": duration,
                          # a trim or a speed curve: the audio follows the plan's time map
                          "curve": plan_audio(timing, info) if timing is not None else {}}
+            subtitles: list[str] = []
+            if kind == "video" and timing is not None and info.get("subtitles"):
+                from slowmo.media.subtitles import retime_subtitles
+
+                # the source's text tracks through the plan's time map; bitmap tracks were warned of at Extract
+                source_url = server.url(source["bucket"], source["key"], source.get("version_id"))
+                subtitles = retime_subtitles({**info, "path": source_url}, timing, tmp, fragmented=True)
             listing = os.path.join(tmp, f"{kind}.txt")
             _write_concat_list(listing, [server.url(layout.work_bucket, layout.segment_key(int(item["index"]), kind))
                                          for item in manifest])
             try:
-                _stream_to_s3(s3, layout.output_bucket, temp_key, join_args(listing, audio))
+                _stream_to_s3(s3, layout.output_bucket, temp_key, join_args(listing, audio, subtitles))
             finally:
                 server.check()  # an object ffmpeg could not read: name it (a skipped segment would lose frames)
     except BaseException:

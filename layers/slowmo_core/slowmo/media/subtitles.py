@@ -76,15 +76,29 @@ def retime_cues(cues: Sequence[Cue], time_map, *, start_time: float = 0.0, windo
     return out
 
 
+def with_gap_cues(cues: Sequence[Cue]) -> list[Cue]:
+    """The cues with an empty cue in every gap between two of them. A fragmented MP4 (the cloud's streamed
+    Assemble) loses mov_text's own gap samples at fragment boundaries, so a cue would last until the next one;
+    an explicit empty cue keeps the gap."""
+    out: list[Cue] = []
+    for cue in sorted(cues, key=lambda c: c.start):
+        if out and cue.start > out[-1].end:
+            blank = out[-1].rest.rsplit(",", 1)[0] + ","  # the same style and margins, no text
+            out.append(Cue(out[-1].end, cue.start, out[-1].layer, blank))
+        out.append(cue)
+    return out
+
+
 def write_ass(path: str | os.PathLike, header: Sequence[str], cues: Sequence[Cue]) -> None:
     lines = list(header)
     lines += [f"Dialogue: {c.layer},{_stamp(c.start)},{_stamp(c.end)},{c.rest}" for c in cues]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def retime_subtitles(video: Any, plan, workdir: str | os.PathLike) -> list[str]:
+def retime_subtitles(video: Any, plan, workdir: str | os.PathLike, *, fragmented: bool = False) -> list[str]:
     """Every text subtitle track of the source, retimed through plan's time map, as ASS files in workdir
-    (in track order); [] when the source has none. video: the VideoInfo or its dict form (plan.json's)."""
+    (in track order); [] when the source has none. video: the VideoInfo or its dict form (plan.json's).
+    fragmented: the output is a fragmented MP4, so gaps between cues are written as empty cues."""
     facts = video if isinstance(video, Mapping) else vars(video)
     files = []
     for index in text_subtitle_indexes(video):
@@ -93,7 +107,7 @@ def retime_subtitles(video: Any, plan, workdir: str | os.PathLike) -> list[str]:
                               window_start=float(plan.window_start),
                               window_end=None if plan.window_end is None else float(plan.window_end))
         path = Path(workdir) / f"subtitles-{index}.ass"
-        write_ass(path, header, retimed)
+        write_ass(path, header, with_gap_cues(retimed) if fragmented else retimed)
         files.append(str(path))
     return files
 
