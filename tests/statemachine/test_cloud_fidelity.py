@@ -72,3 +72,25 @@ def test_text_subtitles_are_retimed_and_kept_by_assemble(cloud, ffmpeg_media, me
     assert outputs["video"].subtitles == ("mov_text",)  # before: the track was dropped without a word
     _, retimed = read_ass(str(outputs["video"].path), 0)
     assert [(round(c.start, 2), round(c.end, 2)) for c in retimed] == [(1.0, 2.0), (3.0, 4.0)]  # 4x later and longer
+
+
+def test_interlaced_video_fails_the_job_with_its_reason_instead_of_combed_output(cloud, ffmpeg_media):
+    src = ffmpeg_media("cloud-50i.mp4", ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.6",
+                                         "-vf", "tinterlace=mode=interleave_top,setfield=tff", "-c:v", "libx264",
+                                         "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-pix_fmt", "yuv420p"])
+    desc = cloud.wait(cloud.start(cloud.upload(src, "uploads/clip.mp4")))
+    assert desc["status"] == "FAILED"
+    job_id = cloud.client("dynamodb").scan(TableName=cloud.jobs_table)["Items"][0]["jobId"]["S"]
+    status, job = cloud.api("GET", f"/jobs/{job_id}", resource="/jobs/{jobId}", path_parameters={"jobId": job_id})
+    assert status == 200 and job["status"] == "FAILED"
+    assert "interlaced (tff) video is not processed in the cloud yet" in job["error"], job
+
+
+def test_editor_codecs_are_refused_by_the_cloud_with_the_local_command():
+    from slowmo.cloud.submission import validate_options
+    from slowmo.errors import InputError
+
+    for codec in ("prores", "dnxhr"):
+        with pytest.raises(InputError, match=rf"codec {codec}: the cloud writes MP4.*--codec {codec}"):
+            validate_options({"factor": 4, "codec": codec})
+    assert validate_options({"factor": 4, "codec": "h265"})["codec"] == "h265"

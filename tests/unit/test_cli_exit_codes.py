@@ -33,6 +33,15 @@ def test_an_output_kind_slowmo_cannot_write_exits_2(run_cli, clip, tmp_path, out
     assert_one_line_error(result, "must end in .mp4")
 
 
+@pytest.mark.parametrize("command", [["preview", "-o", "preview.mp4"], ["eval", "--engine", "blend"]])
+def test_preview_and_eval_refuse_a_fractional_factor_as_usage(run_cli, clip, tmp_path, command, assert_one_line_error):
+    """They place frames at t = j/K between real ones: 2.5 has no such slots (before: a traceback)."""
+    args = [command[0], str(clip), *[str(tmp_path / a) if a.endswith(".mp4") else a for a in command[1:]], "-k", "2.5"]
+    result = run_cli(*args)
+    assert_one_line_error(result, f"-k 2.5: {command[0]} takes a whole factor from 2 to 64 (`slowmo run` takes 2.5)")
+    assert result[0] == 2
+
+
 def test_an_unknown_option_is_named_even_when_a_required_one_is_missing(run_cli, clip, tmp_path, assert_one_line_error):
     result = run_cli("run", clip, "-o", tmp_path / "o.mp4", "--factr", "4")
     assert result[0] == 2

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 from slowmo import __version__
@@ -71,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("input", help="source video")
     run.add_argument("-o", "--output", required=True, help="output .mp4, or a directory for PNG frames")
-    run.add_argument("-k", "--factor", required=True, help="frames per source frame interval, 2 to 64")
+    run.add_argument("-k", "--factor", required=True,
+                     help="slowdown, 1 to 64, e.g. 8 or 2.5 (1 needs --fps or a --range that slows something)")
     run.add_argument("--engine", choices=ENGINES, default="flow", help="interpolation engine (default: flow)")
     run.add_argument("--model", help="FILM SavedModel directory (engine film)")
     run.add_argument("--fps", help="output frame rate; the result is K times longer whatever the rate "
@@ -125,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                "--ease 0.25 --cloud --json\n", formatter_class=argparse.RawDescriptionHelpFormatter)
     estimate.add_argument("input", help="source video")
     estimate.add_argument("-o", "--output", help="as for run: a folder (PNG frames) is sized as PNG, a file as video")
-    estimate.add_argument("-k", "--factor", required=True, help="frames per source frame interval, 2 to 64")
+    estimate.add_argument("-k", "--factor", required=True, help="as for run: 1 to 64, e.g. 8 or 2.5")
     estimate.add_argument("--engine", choices=ENGINES, default="flow")
     estimate.add_argument("--model", help="FILM SavedModel directory (engine film)")
     estimate.add_argument("--fps", help="output frame rate")
@@ -267,11 +269,18 @@ def _announce(lines: list[str], *, everything: bool) -> None:
             print(f"slowmo: {line}", file=sys.stderr, flush=True)
 
 
+def _whole_factor(factor, command: str) -> None:
+    """preview and eval slot frames at t = j/K between real ones: a fractional K has no such slots."""
+    if Fraction(factor).denominator != 1 or factor < 2:
+        raise ArgumentError(f"-k {factor}: {command} takes a whole factor from 2 to 64 (`slowmo run` takes {factor})")
+
+
 def cmd_preview(args) -> int:
     from slowmo.foresight.preview import make_preview
 
     options = _options(factor=args.factor, engine=args.engine, model=args.model, crf=args.crf, preset=args.preset,
                        fallback=args.fallback)
+    _whole_factor(options.factor, "preview")
     if args.pairs < 1:
         raise ArgumentError(f"--pairs must be at least 1, got {args.pairs}")
     if Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
@@ -333,6 +342,7 @@ def cmd_eval(args) -> int:
     from slowmo.foresight.evaluate import evaluate
 
     options = _options(factor=args.factor, engine=args.engine, model=args.model)
+    _whole_factor(options.factor, "eval")
     if args.max_frames < 3:
         raise ArgumentError(f"--max-frames must be at least 3, got {args.max_frames}")
     print(json.dumps(evaluate(str(_readable_input(args.input)), options.factor, options.engine, model=args.model, max_frames=args.max_frames)))

@@ -255,6 +255,7 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     from slowmo.foresight.capacity import Source
     from slowmo.foresight.limits import Limits
     from slowmo.local.pipeline import check_input
+    from slowmo.media.fidelity import fidelity_warnings
     from slowmo.media.probe import _Packets, complete
     from slowmo.options import JobOptions
     from slowmo.timeline.plan import plan_job
@@ -272,8 +273,15 @@ def plan_chunks(*, s3, layout: JobLayout, source: dict[str, Any], options: dict[
     if len(pts) < 2:
         raise InputError(f"{name}: only {len(pts)} frame could be decoded; need at least 2")
     info = complete(container, _Packets(container.timebase, pts, durations), source["key"])
+    if info.field_order in ("tff", "bff"):
+        # a local run deinterlaces (each field a frame); the cloud's ranged decode does not yet, and synthesising
+        # between combed frames smears the combing: refused with the way to make it, not made wrong
+        raise InputError(f"{name}: interlaced ({info.field_order}) video is not processed in the cloud yet; "
+                         f"slow it down locally, where it is deinterlaced first: slowmo run {name} -o OUT.mp4 -k K")
     timing = plan_job(info, opts)  # refuses an output rate that would drop real frames
     warnings = check_input(info, opts, Limits.from_env(), timing, file_bytes=size)
+    # what the output drops or changes (alpha, bitmap subtitles, HDR10+ ...), said in the job's report
+    warnings += fidelity_warnings(info, opts, depth=_working_depth(container, options), subtitles_kept=True)
     judge(Source.from_probe(info, size), options, name)  # the exact probe, as the claim judged the index
     first, last = timing.first_frame, timing.last_frame
     cuts = [c for c in cuts if first < c <= last]  # a trim: only pairs inside the kept frames count

@@ -166,6 +166,10 @@ def validate_options(raw: dict[str, Any]) -> dict[str, Any]:
     from slowmo.options import JobOptions  # the shared validator; light module
 
     opts = JobOptions.from_dict({k: _coerce(k, v) for k, v in raw.items()})
+    if opts.codec in ("prores", "dnxhr"):
+        # the cloud's Assemble streams a fragmented MP4; editor codecs go in a .mov, made locally
+        raise InputError(f"codec {opts.codec}: the cloud writes MP4 (h264 or h265); for {opts.codec} in a .mov, "
+                         f"run it locally: slowmo run VIDEO -o OUT.mov -k K --codec {opts.codec}")
     as_dict = opts.to_dict() if hasattr(opts, "to_dict") else dataclasses.asdict(opts)
     return {k: _jsonable(v) for k, v in as_dict.items() if v is not None}
 
