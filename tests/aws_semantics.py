@@ -368,12 +368,22 @@ class StepFunctionsLimits:
                     limits.retries.append((state, [getattr(n, "error_name", "?") for n in decl.error_equals.error_names],
                                            sum(slept)))
 
-        # 7. 25,000 events per execution history
+        # 7. 25,000 events per execution history. A Distributed Map's iterations are child executions, each with
+        # a history of its own ("Each child workflow execution has its own separate execution history",
+        # https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html); moto keeps one history
+        # for a whole map run, so the limit is held to the parent's history only.
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+            distributed_iteration_component as distributed,
+        )
+
         original_add = event_manager.EventManager.add_event
+
+        class MapRunHistory(event_manager.EventManager):
+            """The events of a Distributed Map's child executions, which moto records together."""
 
         def add_event(history, *args, **kwargs):
             event_id = original_add(history, *args, **kwargs)
-            if len(history._history_event_list) > limits.history_limit:
+            if not isinstance(history, MapRunHistory) and len(history._history_event_list) > limits.history_limit:
                 raise RuntimeError(f"execution history over {limits.history_limit} events "
                                    "(https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)")
             return event_id
@@ -385,7 +395,8 @@ class StepFunctionsLimits:
                          mock.patch.object(StateMap, "_eval_execution", map_execution),
                          mock.patch.object(error_equals_decl.ErrorEqualsDecl, "_eval_body", error_equals),
                          mock.patch.object(retrier_decl.RetrierDecl, "_eval_body", retrier),
-                         mock.patch.object(event_manager.EventManager, "add_event", add_event)]
+                         mock.patch.object(event_manager.EventManager, "add_event", add_event),
+                         mock.patch.object(distributed, "EventManager", MapRunHistory)]
         for patch in self._patches:
             patch.start()
         return self

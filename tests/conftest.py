@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 PLAN_LINE = "slowmo: plan: "
+# what `run` says before any work starts (slowmo.cli._announce): its plan and what becomes of saved work
+ANNOUNCED = (PLAN_LINE, "slowmo: resuming: ", "slowmo: no earlier work to resume", "slowmo: discarding ")
 PROGRESS_LINE = re.compile(r"slowmo: \d+/\d+ frames \(\d+%\), [\d.]+ fps, (ETA \S+|ETA unknown|done in \S+)")
 
 
@@ -76,7 +78,7 @@ def assert_one_line_error():
         # the plan `run` prints before it starts and progress lines (stderr is not a terminal here: one every few
         # seconds) are not error output
         lines = [line for line in err.strip().splitlines()
-                 if not PROGRESS_LINE.fullmatch(line) and not line.startswith(PLAN_LINE)]
+                 if not PROGRESS_LINE.fullmatch(line) and not line.startswith(ANNOUNCED)]
         assert len(lines) == 1 and lines[0].startswith("slowmo: error: ") and text in lines[0], err
 
     return check

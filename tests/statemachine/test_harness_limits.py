@@ -96,6 +96,19 @@ def test_a_history_over_its_event_limit_fails_the_execution(aws):
     assert desc["status"] == "FAILED", desc
 
 
+def test_a_distributed_maps_children_have_histories_of_their_own(aws):
+    """The limit is per execution: a Distributed Map's iterations are child executions with histories of their
+    own, so a map run with more events in all than one execution may hold still succeeds (the 2,000-chunk job
+    does). The parent's own history is held to the limit by the test above."""
+    work = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}}}
+    fan = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "ResultPath": None, "End": True,
+        "ItemProcessor": {**work, "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}}}}}
+    with StepFunctionsLimits() as limits:
+        limits.history_limit = 40  # about 6 events an item: 72 in the map run, a handful in each child
+        assert _run(fan, {"items": list(range(12))}, timeout=30)["status"] == "SUCCEEDED"
+
+
 def test_retry_waits_are_logged(aws):
     failing = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
                "Parameters": {"Bucket": "nowhere", "Key": "k"},
