@@ -381,6 +381,35 @@ class StepFunctionsLimits:
         class MapRunHistory(event_manager.EventManager):
             """The events of a Distributed Map's child executions, which moto records together."""
 
+        # 8. A Distributed Map's failure threshold (ToleratedFailureCount/-Percentage, 0 unless set): once more
+        # children have failed, the Map Run fails with States.ExceedToleratedFailureThreshold and Step Functions
+        # starts no more children ("Distributed Map failure threshold",
+        # https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html#maprun-fail-threshold).
+        # moto counts a failed child and goes on with every other item, and the Map then succeeds.
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+            distributed_item_processor_worker as map_worker,
+        )
+
+        original_job = map_worker.DistributedItemProcessorWorker._eval_job
+        threshold = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+
+        def eval_job(worker, env, job):
+            original_job(worker, env, job)
+            record = worker._map_run_record
+            failed = record.item_counter.failed.get()
+            if not failed or job.job_output is not None:
+                return
+            count, percent = record.tolerated_failure_count or 0, record.tolerated_failure_percentage or 0
+            # moto stores an unset threshold as 0: with neither set, one failure is too many
+            over_count = failed > count if count or not percent else False
+            over_percent = 100 * failed / max(1, record.item_counter.total.get()) > percent if percent else False
+            if over_count or over_percent:
+                cause = "The specified tolerated failure threshold was exceeded"
+                job.job_output = FailureEventException(failure_event=FailureEvent(
+                    env=env, error_name=StatesErrorName(typ=threshold), event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(
+                        error=threshold.to_name(), cause=cause))))
+
         def add_event(history, *args, **kwargs):
             event_id = original_add(history, *args, **kwargs)
             if not isinstance(history, MapRunHistory) and len(history._history_event_list) > limits.history_limit:
@@ -396,7 +425,8 @@ class StepFunctionsLimits:
                          mock.patch.object(error_equals_decl.ErrorEqualsDecl, "_eval_body", error_equals),
                          mock.patch.object(retrier_decl.RetrierDecl, "_eval_body", retrier),
                          mock.patch.object(event_manager.EventManager, "add_event", add_event),
-                         mock.patch.object(distributed, "EventManager", MapRunHistory)]
+                         mock.patch.object(distributed, "EventManager", MapRunHistory),
+                         mock.patch.object(map_worker.DistributedItemProcessorWorker, "_eval_job", eval_job)]
         for patch in self._patches:
             patch.start()
         return self

@@ -109,6 +109,22 @@ def test_a_distributed_maps_children_have_histories_of_their_own(aws):
         assert _run(fan, {"items": list(range(12))}, timeout=30)["status"] == "SUCCEEDED"
 
 
+def test_a_failed_child_fails_the_map_run_at_its_threshold(aws):
+    """ToleratedFailure 0 (the default): the first failed child fails the Map Run with
+    States.ExceedToleratedFailureThreshold, which a Catch can take; moto alone would run every item and succeed."""
+    child = {"StartAt": "Odd", "States": {
+        "Odd": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 3, "Next": "Boom"}], "Default": "Ok"},
+        "Boom": {"Type": "Fail", "Error": "ChildFailed"}, "Ok": {"Type": "Pass", "End": True}}}
+    fan = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "ResultPath": None, "End": True,
+        "ItemProcessor": {**child, "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}}}}}
+    with StepFunctionsLimits():
+        desc = _run(fan, {"items": list(range(20))})
+        assert desc["status"] == "FAILED" and desc["error"] == "States.ExceedToleratedFailureThreshold", desc
+        tolerant = {"StartAt": "Fan", "States": {"Fan": {**fan["States"]["Fan"], "ToleratedFailureCount": 1}}}
+        assert _run(tolerant, {"items": list(range(20))})["status"] == "SUCCEEDED"
+
+
 def test_retry_waits_are_logged(aws):
     failing = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
                "Parameters": {"Bucket": "nowhere", "Key": "k"},
