@@ -105,7 +105,7 @@ class Estimate:
         lines = [
             f"{Path(self.input).name}: {self.width}x{self.height}, engine {self.engine}",
             f"output: {self.output_frames} frames ({self.synthesised_frames} synthesised) at {self.output_fps} fps, "
-            f"{self.output_duration_s:.2f} s, about {_size(self.output_size_bytes)}"
+            f"{self.output_duration_s:.2f} s, about {human_size(self.output_size_bytes)}"
             + (" of PNG frames" if self.output_kind == "png" else ""),
             f"time on this machine with --jobs {self.jobs}: about {_duration(self.local_seconds)} "
             f"(calibrated on {self.calibration.pairs} pairs of this input in {self.calibration.measured_in_s:.1f} s)",
@@ -116,7 +116,8 @@ class Estimate:
         return "\n".join(lines)
 
 
-def _size(n: float) -> str:
+def human_size(n: float) -> str:
+    """Bytes as people read them: 347.4 KB, 1.2 GB (decimal units, as disks are sold)."""
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"

@@ -27,6 +27,7 @@ from slowmo.foresight.capacity import (
     local_disk_needs,
 )
 from slowmo.foresight.capacity import Job as CapacityJob
+from slowmo.foresight.estimate import human_size
 from slowmo.foresight.limits import Limits
 from slowmo.local.chunkjob import COMPARE_SEGMENT, FRAMES_FOLDER, VIDEO_SEGMENT, RenderSettings, join_segments
 from slowmo.local.destination import (
@@ -396,7 +397,7 @@ def plan_lines(job: PreparedJob) -> list[str]:
     seconds = quick_seconds(info, job.options, plan, jobs=job.jobs, sequence=job.sequence)
     kind = "PNG frames" if job.sequence else f"{_rate(plan.output_fps)} fps video"
     lines = [f"plan: {plan.output_count} output frames ({kind}), {plan.output_duration:.2f} s, about "
-             f"{_bytes(needed)} on disk; roughly {_minutes(seconds)} with {job.jobs} "
+             f"{human_size(needed)} on disk; roughly {_minutes(seconds)} with {job.jobs} "
              f"worker{'s' if job.jobs > 1 else ''} (`slowmo estimate` measures it)"]
     done = job.picture.get("deinterlace")
     if done:
@@ -408,19 +409,11 @@ def plan_lines(job: PreparedJob) -> list[str]:
         lines.append(f"warning: this run may take {_minutes(seconds)}; Ctrl-C keeps the finished chunks for --resume")
     free = shutil.disk_usage(job.folder).free
     if (needed if job.sequence else 2 * needed) > free:  # a video's segments and the joined file, both at the end
-        lines.append(f"warning: the outputs need about {_bytes(needed)}, more than the {_bytes(free)} free at {job.folder}")
+        lines.append(f"warning: the outputs need about {human_size(needed)}, more than the {human_size(free)} free at {job.folder}")
     return lines
 
 
 LONG_RUN_S = 600
-
-
-def _bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def _minutes(seconds: float) -> str:
