@@ -42,7 +42,8 @@ def last_error_line(stderr: str) -> str:
 def run_ffmpeg(args: Sequence[str], *, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ffmpeg to completion; on failure raise FFmpegError with ffmpeg's own last line."""
     proc = subprocess.run(  # noqa: S603 - argument list, no shell
-        ffmpeg_command(args), capture_output=True, text=True, errors="replace", timeout=timeout
+        ffmpeg_command(args), capture_output=True, text=True, errors="replace", timeout=timeout,
+        start_new_session=True,  # see popen_ffmpeg: Ctrl-C is slowmo's to handle (run kills ffmpeg on any exception)
     )
     if check and proc.returncode != 0:
         raise FFmpegError(f"ffmpeg failed: {last_error_line(proc.stderr)}")
@@ -50,6 +51,9 @@ def run_ffmpeg(args: Sequence[str], *, timeout: float | None = None, check: bool
 
 
 def popen_ffmpeg(args: Sequence[str], *, stdin=None, stdout=None, stderr=None, bufsize: int = -1) -> subprocess.Popen:
+    """ffmpeg in a session of its own: a terminal's Ctrl-C goes to slowmo's process group only, so the run sees
+    the interrupt (exit 130, work kept for --resume) instead of racing a child that died of it first ("decoding
+    failed: no output", exit 1). The readers and writers kill their ffmpeg when they stop early."""
     return subprocess.Popen(  # noqa: S603 - argument list, no shell
-        ffmpeg_command(args), stdin=stdin, stdout=stdout, stderr=stderr, bufsize=bufsize
+        ffmpeg_command(args), stdin=stdin, stdout=stdout, stderr=stderr, bufsize=bufsize, start_new_session=True
     )
