@@ -27,11 +27,19 @@ def long_clip(make_clip):
     return make_clip("resume", width=160, height=96, fps=24, frames=72, audio=True, cut_at=40)
 
 
+def as_from_a_terminal() -> None:
+    """In the child: Ctrl-C as a shell's foreground job has it. A runner started in the background by a
+    non-interactive shell passes SIGINT on ignored, and a Python started with SIGINT ignored never raises
+    KeyboardInterrupt, so the tests would hinge on how they were launched."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def slowmo(*args) -> subprocess.Popen:
     """`slowmo run args` in its own process group, as a terminal would start it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "slowmo_core")}
     return subprocess.Popen([sys.executable, "-m", "slowmo.cli", "run", *map(str, args)],  # noqa: S603
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)
 
 
 def stop_after_first_chunk(proc: subprocess.Popen, work: Path, sig: int) -> None:
@@ -256,7 +264,7 @@ def test_after_ctrl_c_on_a_terminal_the_message_is_the_last_thing_shown(long_cli
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "slowmo_core")}
     run = subprocess.Popen([sys.executable, "-m", "slowmo.cli", "run", long_clip, "-o", out,  # noqa: S603
                             *RUN[:-3], "--jobs", jobs], stdout=subprocess.PIPE, stderr=slave, env=env,
-                           start_new_session=True)
+                           start_new_session=True, preexec_fn=as_from_a_terminal)
     os.close(slave)
     shown = bytearray()
 
