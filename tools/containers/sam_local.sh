@@ -6,6 +6,7 @@
 #     limits biting, and a whole job through the containers equal to the in-process run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mkdir -p out
 step() { printf '\nsam-local: %s (%s)\n' "$*" "$(date +%T)"; }
 docker info >/dev/null 2>&1 || { echo "sam-local: no container engine: start it with tools/containers/dockerd.sh start" >&2; exit 1; }
 
