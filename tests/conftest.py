@@ -130,3 +130,21 @@ def index_longer_than_stream(make_clip, media_dir) -> Path:
     """24 frames in the index (a cut at 12), an edit list that presents 18 of them: decodes cleanly, 18 frames."""
     full = make_clip("edit-list-source", width=160, height=90, fps=24, frames=24, audio=False)
     return shorten_edit_list(full, media_dir / "edit-list-shortened.mp4", 18 / 24)
+
+
+# 50i footage: a 50p master, and the same moments woven into top-field-first frames (field k is master frame k)
+MASTER_50P = "testsrc2=size=720x576:rate=50:duration=0.6"
+
+
+@pytest.fixture(scope="session")
+def master_50p(ffmpeg_media):
+    return ffmpeg_media("master-50p.mkv", ["-f", "lavfi", "-i", MASTER_50P, "-c:v", "ffv1"])
+
+
+@pytest.fixture(scope="session")
+def tff_50i(ffmpeg_media):
+    """25 frames/s of woven fields, with a tone: field k is the 50p master's frame k (tinterlace=interleave_top)."""
+    return ffmpeg_media("tff-50i.mp4", [
+        "-f", "lavfi", "-i", MASTER_50P, "-f", "lavfi", "-i", "sine=duration=0.6",
+        "-vf", "tinterlace=interleave_top,setfield=tff", "-c:v", "libx264", "-crf", "12", "-flags", "+ildct+ilme",
+        "-x264-params", "tff=1", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])

@@ -179,23 +179,6 @@ def test_4_hdr10_static_metadata_reaches_hevc_output(ffmpeg_media, run_cli, tmp_
 
 
 # -- 5. interlaced ------------------------------------------------------------------------------------------
-MASTER_50P = "testsrc2=size=720x576:rate=50:duration=0.6"
-
-
-@pytest.fixture(scope="module")
-def master_50p(ffmpeg_media):
-    return ffmpeg_media("cli-master-50p.mkv", ["-f", "lavfi", "-i", MASTER_50P, "-c:v", "ffv1"])
-
-
-@pytest.fixture(scope="module")
-def tff_50i(ffmpeg_media):
-    """25 frames/s of woven fields: field k is the 50p master's frame k (tinterlace=interleave_top)."""
-    return ffmpeg_media("cli-tff-50i.mp4", [
-        "-f", "lavfi", "-i", MASTER_50P, "-f", "lavfi", "-i", "sine=duration=0.6",
-        "-vf", "tinterlace=interleave_top,setfield=tff", "-c:v", "libx264", "-crf", "12", "-flags", "+ildct+ilme",
-        "-x264-params", "tff=1", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
-
-
 def test_5_a_50i_clip_slowed_4x_comes_out_at_field_rate_without_combing(tff_50i, master_50p, run_cli, tmp_path):
     source = probe(tff_50i)
     assert (source.field_order, source.fps, source.frame_count) == ("tff", 25, 15)

@@ -25,19 +25,7 @@ from slowmo.media.probe import probe
 from slowmo.synthesis.engines import create_engine
 from slowmo.synthesis.frames import synthesize
 
-MASTER = "testsrc2=size=720x576:rate=50:duration=0.6"
-
-
-@pytest.fixture(scope="module")
-def master_50p(ffmpeg_media):
-    return ffmpeg_media("master-50p.mkv", ["-f", "lavfi", "-i", MASTER, "-c:v", "ffv1"])
-
-
-@pytest.fixture(scope="module")
-def tff_50i(ffmpeg_media):
-    return ffmpeg_media("tff-50i.mp4", ["-f", "lavfi", "-i", MASTER, "-vf", "tinterlace=interleave_top,setfield=tff",
-                                        "-c:v", "libx264", "-crf", "12", "-flags", "+ildct+ilme", "-x264-params", "tff=1",
-                                        "-pix_fmt", "yuv420p"])
+MASTER = "testsrc2=size=720x576:rate=50:duration=0.6"  # the shared master_50p fixture's source (conftest.py)
 
 
 @pytest.fixture(scope="module")
