@@ -295,15 +295,19 @@ class StepFunctionsLimits:
         quota_patches = [mock.patch.object(module, "is_within_size_quota", within_payload_limit)
                          for module in (state_module, state_task_lambda, state_task_service)]
 
+        def checked(env, state_name: str, what: str, payload) -> None:
+            """Record a payload's size for its state and fail the execution when it is over the limit."""
+            size = payload_bytes(payload)
+            limits._note(state_name, size)
+            if size > PAYLOAD_LIMIT:
+                raise too_large(env, state_name, what, size)
+
         # 2. a state's input (a Map item's input included), recorded and checked
         original_input = state_module.CommonStateField._eval_state_input
 
         def eval_state_input(state, env):
             original_input(state, env)
-            size = payload_bytes(env.stack[-1])
-            limits._note(state.name, size)
-            if size > PAYLOAD_LIMIT:
-                raise too_large(env, state.name, "input", size)
+            checked(env, state.name, "input", env.stack[-1])
 
         original_body = state_module.CommonStateField._eval_body
 
@@ -319,10 +323,7 @@ class StepFunctionsLimits:
 
         def eval_parameters(task, env):
             parameters = original_parameters(task, env)
-            size = payload_bytes(parameters)
-            limits._note(task.name, size)
-            if size > PAYLOAD_LIMIT:
-                raise too_large(env, task.name, "parameters", size)
+            checked(env, task.name, "parameters", parameters)
             return parameters
 
         # 4. a Map's collected results: without a ResultWriter they are the Map's result, whatever ResultPath
@@ -331,10 +332,7 @@ class StepFunctionsLimits:
         def map_execution(state, env):
             original_map(state, env)
             if state.result_writer is None:
-                size = payload_bytes(env.stack[-1])
-                limits._note(state.name, size)
-                if size > PAYLOAD_LIMIT:
-                    raise too_large(env, state.name, "collected result", size)
+                checked(env, state.name, "collected result", env.stack[-1])
 
         # 5. States.ALL matches neither States.DataLimitExceeded nor States.Runtime
         original_equals = error_equals_decl.ErrorEqualsDecl._eval_body
